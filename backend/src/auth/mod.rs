@@ -1,0 +1,5 @@
+//! Credentials: password hashing, access tokens, opaque single-use tokens.
+
+pub mod jwt;
+pub mod password;
+pub mod token;

@@ -1,0 +1,347 @@
+//! Settings from the environment, with an optional TOML file underneath.
+//!
+//! Each setting has one environment variable; the TOML file (`YISHI_CONFIG`,
+//! or `yishi.toml` in the working directory when present) uses the same names
+//! in lower case. The environment wins. An invalid value stops the process
+//! with one line naming the variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/yishi.db?mode=rwc";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// `None` means: read or create `data/jwt-secret`.
+    pub jwt_secret: Option<SecretString>,
+    pub public_url: String,
+    pub log: String,
+    pub data_dir: PathBuf,
+    pub static_dir: PathBuf,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Argon2id memory cost in KiB (OWASP: 19 MiB with t=2, p=1).
+    pub argon2_memory_kib: u32,
+    /// Introspection and the GraphQL playground are off in production.
+    pub production: bool,
+    pub demo_data: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+/// The TOML file: every key optional, same names as the variables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    yishi_bind: Option<String>,
+    yishi_jwt_secret: Option<String>,
+    yishi_public_url: Option<String>,
+    yishi_log: Option<String>,
+    yishi_data_dir: Option<String>,
+    yishi_static_dir: Option<String>,
+    yishi_access_token_ttl_secs: Option<String>,
+    yishi_refresh_token_ttl_days: Option<String>,
+    yishi_argon2_memory_kib: Option<String>,
+    yishi_env: Option<String>,
+    yishi_demo_data: Option<String>,
+}
+
+impl Settings {
+    /// Reads the process environment and the optional TOML file.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first invalid variable.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable source (the environment in
+    /// production, a map in tests).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first invalid variable.
+    pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = load_file(&env)?;
+        let get = |name: &'static str, from_file: &Option<String>| -> Option<String> {
+            env(name)
+                .filter(|v| !v.is_empty())
+                .or_else(|| from_file.clone())
+        };
+
+        let database_url = get("DATABASE_URL", &file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "expected sqlite://PATH or postgres://USER@HOST/DB",
+            ));
+        }
+
+        let bind_raw =
+            get("YISHI_BIND", &file.yishi_bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
+            invalid(
+                "YISHI_BIND",
+                format!("{bind_raw:?} is not an address:port such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let jwt_secret = match get("YISHI_JWT_SECRET", &file.yishi_jwt_secret) {
+            Some(s) if s.len() < 32 => {
+                return Err(invalid(
+                    "YISHI_JWT_SECRET",
+                    "must be at least 32 characters (or unset to generate one under the data directory)",
+                ))
+            }
+            Some(s) => Some(SecretString::from(s)),
+            None => None,
+        };
+
+        let public_url = get("YISHI_PUBLIC_URL", &file.yishi_public_url)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(invalid(
+                "YISHI_PUBLIC_URL",
+                format!("{public_url:?} must start with http:// or https://"),
+            ));
+        }
+        let public_url = public_url.trim_end_matches('/').to_owned();
+
+        let log = get("YISHI_LOG", &file.yishi_log)
+            .or_else(|| env("RUST_LOG"))
+            .unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
+            return Err(invalid(
+                "YISHI_LOG",
+                format!("{log:?} is not a log filter such as info or yishi=debug"),
+            ));
+        }
+
+        let data_dir = PathBuf::from(
+            get("YISHI_DATA_DIR", &file.yishi_data_dir).unwrap_or_else(|| "data".into()),
+        );
+        let static_dir = PathBuf::from(
+            get("YISHI_STATIC_DIR", &file.yishi_static_dir)
+                .unwrap_or_else(|| "frontend/dist".into()),
+        );
+
+        let access_secs: u64 = parse_number(
+            "YISHI_ACCESS_TOKEN_TTL_SECS",
+            get(
+                "YISHI_ACCESS_TOKEN_TTL_SECS",
+                &file.yishi_access_token_ttl_secs,
+            ),
+            900,
+            30..=86_400,
+        )?;
+        let refresh_days: u64 = parse_number(
+            "YISHI_REFRESH_TOKEN_TTL_DAYS",
+            get(
+                "YISHI_REFRESH_TOKEN_TTL_DAYS",
+                &file.yishi_refresh_token_ttl_days,
+            ),
+            30,
+            1..=365,
+        )?;
+        let argon2_memory_kib: u32 = parse_number(
+            "YISHI_ARGON2_MEMORY_KIB",
+            get("YISHI_ARGON2_MEMORY_KIB", &file.yishi_argon2_memory_kib),
+            19 * 1024,
+            8..=1024 * 1024,
+        )?;
+
+        let production = match get("YISHI_ENV", &file.yishi_env).as_deref() {
+            None | Some("development") => false,
+            Some("production") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "YISHI_ENV",
+                    format!("{other:?} must be development or production"),
+                ))
+            }
+        };
+        let demo_data = parse_bool(
+            "YISHI_DEMO_DATA",
+            get("YISHI_DEMO_DATA", &file.yishi_demo_data),
+            true,
+        )?;
+
+        Ok(Self {
+            database_url,
+            bind,
+            jwt_secret,
+            public_url,
+            log,
+            data_dir,
+            static_dir,
+            access_token_ttl: Duration::from_secs(access_secs),
+            refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            argon2_memory_kib,
+            production,
+            demo_data,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn load_file(env: &impl Fn(&str) -> Option<String>) -> Result<FileSettings, ConfigError> {
+    let (path, required) = match env("YISHI_CONFIG") {
+        Some(p) => (PathBuf::from(p), true),
+        None => (PathBuf::from("yishi.toml"), false),
+    };
+    if !required && !Path::new(&path).exists() {
+        return Ok(FileSettings::default());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        invalid(
+            "YISHI_CONFIG",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        invalid(
+            "YISHI_CONFIG",
+            format!("{}: {}", path.display(), e.message()),
+        )
+    })
+}
+
+fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+fn parse_number<T>(
+    var: &'static str,
+    raw: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(invalid(
+            var,
+            format!(
+                "{raw:?} must be a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn parse_bool(var: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(var, format!("{other:?} must be true or false"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_localhost() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert!(s.jwt_secret.is_none());
+        assert!(!s.production);
+    }
+
+    #[test]
+    fn a_bad_bind_address_names_the_variable() {
+        let err = settings(&[("YISHI_BIND", "localhost")]).unwrap_err();
+        assert_eq!(err.var, "YISHI_BIND");
+        assert!(err
+            .to_string()
+            .starts_with("invalid configuration: YISHI_BIND:"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        assert_eq!(
+            settings(&[("YISHI_JWT_SECRET", "short")]).unwrap_err().var,
+            "YISHI_JWT_SECRET"
+        );
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        assert_eq!(
+            settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused() {
+        let err = settings(&[("YISHI_ACCESS_TOKEN_TTL_SECS", "5")]).unwrap_err();
+        assert_eq!(err.var, "YISHI_ACCESS_TOKEN_TTL_SECS");
+    }
+
+    #[test]
+    fn the_toml_file_is_read_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("yishi.toml");
+        std::fs::write(
+            &path,
+            "yishi_bind = \"0.0.0.0:9000\"\nyishi_public_url = \"https://yishi.example\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let s = settings(&[
+            ("YISHI_CONFIG", p),
+            ("YISHI_PUBLIC_URL", "https://other.example/"),
+        ])
+        .unwrap();
+        assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.public_url, "https://other.example");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("yishi.toml");
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        let err = settings(&[("YISHI_CONFIG", path.to_str().unwrap())]).unwrap_err();
+        assert_eq!(err.var, "YISHI_CONFIG");
+    }
+}

@@ -1,0 +1,170 @@
+//! Database connections: one writer and a pool of readers on SQLite, one pool
+//! on PostgreSQL.
+//!
+//! SQLite allows one writer at a time. Rather than let a pool of connections
+//! fight over the lock (and hand users `database is locked`), every write in
+//! this process goes through a pool of exactly one connection: writers queue
+//! in the pool, not in SQLite. Readers use their own read-only pool and, thanks
+//! to WAL, never wait for the writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::MigratorTrait;
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// How long a connection request may wait (the writer queue under a burst).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long SQLite waits on a lock held by another process (e.g. the CLI).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    ///
+    /// # Errors
+    /// When the URL is malformed or the database cannot be opened.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
+        } else {
+            Self::connect_postgres(url).await
+        }
+    }
+
+    async fn connect_sqlite(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the request is answered.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("cannot open SQLite database {url}"))?;
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers as u32)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(true).create_if_missing(false))
+            .await
+            .with_context(|| format!("cannot open SQLite database {url} for reading"))?;
+        Ok(Self {
+            writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .with_context(|| format!("DATABASE_URL {url:?} is not a PostgreSQL URL"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+        let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        Ok(Self {
+            writer: conn.clone(),
+            reader: conn,
+        })
+    }
+
+    /// Brings the schema up to date.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        migration::Migrator::up(&self.writer, None)
+            .await
+            .context("migration failed")
+    }
+
+    /// For reads that need not see the very latest write.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// The single writer (SQLite) or the pool (PostgreSQL).
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
+    /// Begins a write transaction; on SQLite it waits its turn for the writer.
+    ///
+    /// # Errors
+    /// When no connection can be had.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        self.writer.begin().await
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.writer.get_database_backend()
+    }
+
+    /// A cheap round trip on both pools, for `/readyz`.
+    ///
+    /// # Errors
+    /// When either pool cannot run a query.
+    pub async fn ping(&self) -> Result<(), sea_orm::DbErr> {
+        self.reader.execute_unprepared("SELECT 1").await?;
+        self.writer.ping().await
+    }
+
+    pub async fn close(self) {
+        let _ = self.reader.close().await;
+        let _ = self.writer.close().await;
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_the_password() {
+        assert_eq!(
+            super::redact("postgres://yishi:s3cret@db:5432/yishi"),
+            "postgres://yishi@db:5432/yishi"
+        );
+        assert_eq!(
+            super::redact("sqlite://data/yishi.db"),
+            "sqlite://data/yishi.db"
+        );
+    }
+}

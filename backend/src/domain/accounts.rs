@@ -1,0 +1,745 @@
+//! Accounts: registration, sign-in, rotating refresh tokens, password change
+//! and reset, email verification.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::outbox::{self, EmailKind, NewEmail};
+use super::Services;
+use crate::auth::token;
+use crate::entities::{email_tokens, refresh_tokens, users};
+use crate::error::{is_unique_violation, Error, Result};
+
+pub use users::Model as User;
+
+const VERIFY_EMAIL_TTL: Duration = Duration::hours(48);
+const PASSWORD_RESET_TTL: Duration = Duration::hours(1);
+const PURPOSE_VERIFY: &str = "verify_email";
+const PURPOSE_RESET: &str = "password_reset";
+
+/// The one message for every failed sign-in, so it never tells whether an
+/// email is registered.
+const BAD_CREDENTIALS: &str = "wrong email or password";
+
+/// A syntactically valid email address, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// # Errors
+    /// `BAD_USER_INPUT` on `email`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let email = raw.trim().to_lowercase();
+        if email.len() > 254 {
+            return Err(Error::bad_input(
+                "email",
+                "an email address has at most 254 characters",
+            ));
+        }
+        // The crate follows RFC 5322; a mail system also needs a dotted domain.
+        let valid = email_address::EmailAddress::parse_with_options(
+            &email,
+            email_address::Options::default()
+                .without_display_text()
+                .without_domain_literal(),
+        )
+        .is_ok_and(|addr| addr.domain().contains('.') && !addr.domain().ends_with('.'));
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err(Error::bad_input(
+                "email",
+                format!("{:?} is not an email address", raw.trim()),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password that passed the strength check.
+#[derive(Debug)]
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    /// Length between 8 and 128 characters and a zxcvbn score of at least 2
+    /// (no dictionary words, keyboard walks or parts of the user's own
+    /// email and name).
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `field`, saying why.
+    pub fn parse(raw: &str, field: &'static str, user_inputs: &[&str]) -> Result<Self> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(Error::bad_input(
+                field,
+                format!("a password needs at least {} characters", Self::MIN_CHARS),
+            ));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(Error::bad_input(
+                field,
+                format!("a password has at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        let estimate = zxcvbn::zxcvbn(raw, user_inputs);
+        if (estimate.score() as u8) < 2 {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning().map(|w| w.to_string()))
+                .unwrap_or_else(|| "add more words or characters".to_owned());
+            return Err(Error::bad_input(
+                field,
+                format!("this password is too easy to guess: {hint}"),
+            ));
+        }
+        Ok(Self(SecretString::from(raw.to_owned())))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    ZhCn,
+    En,
+}
+
+impl Locale {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ZhCn => "zh-CN",
+            Self::En => "en",
+        }
+    }
+
+    /// # Errors
+    /// `BAD_USER_INPUT` on `locale`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "zh-CN" | "zh" => Ok(Self::ZhCn),
+            "en" | "en-US" | "en-GB" => Ok(Self::En),
+            other => Err(Error::bad_input(
+                "locale",
+                format!("{other:?} is not a supported locale (zh-CN, en)"),
+            )),
+        }
+    }
+}
+
+fn parse_display_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 64 {
+        return Err(Error::bad_input(
+            "displayName",
+            "a display name has 1 to 64 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::bad_input(
+            "displayName",
+            "a display name cannot contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Debug)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: SecretString,
+    pub display_name: String,
+    pub locale: Option<String>,
+}
+
+/// Tokens handed to a client after sign-in or refresh.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expires_at: DateTime<Utc>,
+}
+
+/// Creates an account and queues its verification email, then signs it in.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed email, name or locale or a weak password;
+/// `CONFLICT` when the email is taken.
+#[tracing::instrument(skip_all)]
+pub async fn register(svc: &Services, req: RegisterRequest) -> Result<Session> {
+    let email = Email::parse(&req.email)?;
+    let display_name = parse_display_name(&req.display_name)?;
+    let locale = req
+        .locale
+        .as_deref()
+        .map_or(Ok(Locale::ZhCn), Locale::parse)?;
+    let password = NewPassword::parse(
+        req.password.expose_secret(),
+        "password",
+        &[email.as_str(), &display_name],
+    )?;
+    let hash = svc.passwords.hash(&password.0).await?;
+
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let user = users::ActiveModel {
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        display_name: Set(display_name),
+        locale: Set(locale.as_str().to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict("an account with this email already exists")
+        } else {
+            e.into()
+        }
+    })?;
+    queue_verification(svc, &txn, &user, now).await?;
+    let session = start_session(svc, &txn, user, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Signs in with email and password.
+///
+/// # Errors
+/// `UNAUTHENTICATED` with the same message for an unknown email and a wrong
+/// password.
+#[tracing::instrument(skip_all)]
+pub async fn login(svc: &Services, email: &str, password: &SecretString) -> Result<Session> {
+    let email = email.trim().to_lowercase();
+    let user = users::Entity::find()
+        .filter(users::Column::Email.eq(&email))
+        .one(svc.db.reader())
+        .await?;
+    let ok = svc
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(Error::Unauthenticated(BAD_CREDENTIALS.to_owned()));
+    };
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let session = start_session(svc, &txn, user, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+async fn start_session(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    user: User,
+    now: DateTime<Utc>,
+) -> Result<Session> {
+    let family = uuid::Uuid::new_v4().to_string();
+    issue_tokens(svc, db, user, family, now).await
+}
+
+async fn issue_tokens(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    user: User,
+    family_id: String,
+    now: DateTime<Utc>,
+) -> Result<Session> {
+    let refresh = token::generate();
+    let refresh_expires_at = now + svc.settings.refresh_token_ttl;
+    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        user_id: Set(user.id),
+        family_id: Set(family_id),
+        token_hash: Set(token::digest(&refresh)),
+        created_at: Set(now),
+        expires_at: Set(refresh_expires_at),
+        replaced_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    let (access_token, access_token_expires_at) = svc.jwt.issue(user.id, now);
+    Ok(Session {
+        user,
+        access_token,
+        access_token_expires_at,
+        refresh_token: refresh,
+        refresh_token_expires_at: refresh_expires_at,
+    })
+}
+
+/// Trades a refresh token for a new pair. A token already traded in is a
+/// sign of theft: its whole family is revoked and the caller must sign in.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown, expired, revoked or reused token.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(svc: &Services, refresh_token: &str) -> Result<Session> {
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let Some(stored) = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(token::digest(refresh_token)))
+        .one(&txn)
+        .await?
+    else {
+        return Err(Error::Unauthenticated("invalid refresh token".into()));
+    };
+    if stored.revoked_at.is_some() {
+        return Err(Error::Unauthenticated(
+            "this session was signed out; please sign in again".into(),
+        ));
+    }
+    if stored.expires_at <= now {
+        return Err(Error::Unauthenticated(
+            "the session has expired; please sign in again".into(),
+        ));
+    }
+    // Claim the token: exactly one caller can move it from unused to replaced.
+    let claimed = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::ReplacedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::Id.eq(stored.id))
+        .filter(refresh_tokens::Column::ReplacedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if !claimed {
+        revoke_family(&txn, &stored.family_id, now).await?;
+        txn.commit().await?;
+        tracing::warn!(
+            user_id = stored.user_id,
+            "refresh token reuse; session family revoked"
+        );
+        return Err(Error::Unauthenticated(
+            "this refresh token was already used; all sessions from it are signed out".into(),
+        ));
+    }
+    let user = users::Entity::find_by_id(stored.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("invalid refresh token".into()))?;
+    let session = issue_tokens(svc, &txn, user, stored.family_id, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+async fn revoke_family(
+    db: &impl ConnectionTrait,
+    family_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_all_sessions(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::UserId.eq(user_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Signs out the session the refresh token belongs to. Unknown tokens are
+/// accepted silently: signing out twice is not an error.
+///
+/// # Errors
+/// Database errors only.
+pub async fn logout(svc: &Services, refresh_token: &str) -> Result<()> {
+    let txn = svc.db.begin().await?;
+    if let Some(stored) = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(token::digest(refresh_token)))
+        .one(&txn)
+        .await?
+    {
+        revoke_family(&txn, &stored.family_id, svc.now()).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Looks a user up by id.
+///
+/// # Errors
+/// `NOT_FOUND` when there is none.
+pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<User> {
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("user {id}")))
+}
+
+/// Looks a user up by email (exact, case-insensitive).
+///
+/// # Errors
+/// Database errors only.
+pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?)
+}
+
+/// Changes the password after checking the current one; every other session
+/// is signed out.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `currentPassword` when it is wrong or on `newPassword`
+/// when it is weak.
+pub async fn change_password(
+    svc: &Services,
+    user_id: i32,
+    current: &SecretString,
+    new: &SecretString,
+) -> Result<()> {
+    let user = get(svc.db.reader(), user_id).await?;
+    if !svc
+        .passwords
+        .verify(current, Some(&user.password_hash))
+        .await?
+    {
+        return Err(Error::bad_input(
+            "currentPassword",
+            "the current password is wrong",
+        ));
+    }
+    let new = NewPassword::parse(
+        new.expose_secret(),
+        "newPassword",
+        &[&user.email, &user.display_name],
+    )?;
+    let hash = svc.passwords.hash(&new.0).await?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    set_password(&txn, user_id, hash, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    hash: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    revoke_all_sessions(db, user_id, now).await
+}
+
+/// Queues a password-reset email when the address has an account. Answers the
+/// same either way, so it cannot be used to probe for accounts.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed address.
+pub async fn request_password_reset(svc: &Services, email: &str) -> Result<()> {
+    let email = Email::parse(email)?;
+    let Some(user) = users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_str()))
+        .one(svc.db.reader())
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let (token_id, raw) =
+        create_email_token(&txn, user.id, PURPOSE_RESET, now + PASSWORD_RESET_TTL, now).await?;
+    outbox::enqueue(
+        &txn,
+        NewEmail {
+            kind: EmailKind::PasswordReset,
+            event: format!("email_token:{token_id}"),
+            recipient: user.email.clone(),
+            user_id: Some(user.id),
+            locale: user.locale.clone(),
+            payload: serde_json::json!({
+                "display_name": user.display_name,
+                "link": format!("{}/reset-password?token={raw}", svc.settings.public_url),
+                "expires_at": (now + PASSWORD_RESET_TTL).to_rfc3339(),
+            }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a token from a reset email; signs out every
+/// session.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `token` when it is unknown, used or expired, or on
+/// `newPassword` when it is weak.
+pub async fn reset_password(svc: &Services, raw_token: &str, new: &SecretString) -> Result<()> {
+    let now = svc.now();
+    let stored = find_usable_token(svc.db.reader(), raw_token, PURPOSE_RESET, now).await?;
+    let user = get(svc.db.reader(), stored.user_id).await?;
+    let new = NewPassword::parse(
+        new.expose_secret(),
+        "newPassword",
+        &[&user.email, &user.display_name],
+    )?;
+    let hash = svc.passwords.hash(&new.0).await?;
+    let txn = svc.db.begin().await?;
+    consume_token(&txn, &stored, now).await?;
+    set_password(&txn, user.id, hash, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks the email of the token's user as verified.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `token` when it is unknown, used or expired.
+pub async fn verify_email(svc: &Services, raw_token: &str) -> Result<User> {
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let stored = find_usable_token(&txn, raw_token, PURPOSE_VERIFY, now).await?;
+    consume_token(&txn, &stored, now).await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(stored.user_id))
+        .filter(users::Column::EmailVerifiedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let user = get(&txn, stored.user_id).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Sends a fresh verification link.
+///
+/// # Errors
+/// `CONFLICT` when the email is already verified.
+pub async fn resend_verification(svc: &Services, user_id: i32) -> Result<()> {
+    let user = get(svc.db.reader(), user_id).await?;
+    if user.email_verified_at.is_some() {
+        return Err(Error::conflict("this email address is already verified"));
+    }
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    queue_verification(svc, &txn, &user, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn queue_verification(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (token_id, raw) =
+        create_email_token(db, user.id, PURPOSE_VERIFY, now + VERIFY_EMAIL_TTL, now).await?;
+    outbox::enqueue(
+        db,
+        NewEmail {
+            kind: EmailKind::VerifyEmail,
+            event: format!("email_token:{token_id}"),
+            recipient: user.email.clone(),
+            user_id: Some(user.id),
+            locale: user.locale.clone(),
+            payload: serde_json::json!({
+                "display_name": user.display_name,
+                "link": format!("{}/verify-email?token={raw}", svc.settings.public_url),
+                "expires_at": (now + VERIFY_EMAIL_TTL).to_rfc3339(),
+            }),
+        },
+        now,
+    )
+    .await
+}
+
+async fn create_email_token(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    purpose: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(i32, String)> {
+    let raw = token::generate();
+    let row = email_tokens::ActiveModel {
+        user_id: Set(user_id),
+        purpose: Set(purpose.to_owned()),
+        token_hash: Set(token::digest(&raw)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((row.id, raw))
+}
+
+async fn find_usable_token(
+    db: &impl ConnectionTrait,
+    raw: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<email_tokens::Model> {
+    email_tokens::Entity::find()
+        .filter(email_tokens::Column::TokenHash.eq(token::digest(raw)))
+        .filter(email_tokens::Column::Purpose.eq(purpose))
+        .one(db)
+        .await?
+        .filter(|t| t.used_at.is_none() && t.expires_at > now)
+        .ok_or_else(|| Error::bad_input("token", "this link is invalid, already used or expired"))
+}
+
+/// Marks a single-use token used; a concurrent second use loses.
+async fn consume_token(
+    db: &impl ConnectionTrait,
+    stored: &email_tokens::Model,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let consumed = email_tokens::Entity::update_many()
+        .col_expr(email_tokens::Column::UsedAt, Expr::value(now))
+        .filter(email_tokens::Column::Id.eq(stored.id))
+        .filter(email_tokens::Column::UsedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    if consumed == 1 {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            "token",
+            "this link is invalid, already used or expired",
+        ))
+    }
+}
+
+/// Creates an account without the interactive checks, for `create-admin` and
+/// the demo data. The password is still hashed and must still be strong.
+///
+/// # Errors
+/// As [`register`], without the session.
+pub async fn create_verified_user(
+    svc: &Services,
+    db: &impl TransactionTrait,
+    email: &str,
+    password: &SecretString,
+    display_name: &str,
+) -> Result<User> {
+    let email = Email::parse(email)?;
+    let display_name = parse_display_name(display_name)?;
+    let password = NewPassword::parse(password.expose_secret(), "password", &[email.as_str()])?;
+    let hash = svc.passwords.hash(&password.0).await?;
+    let now = svc.now();
+    let txn = db.begin().await?;
+    let user = users::ActiveModel {
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        display_name: Set(display_name),
+        locale: Set(Locale::ZhCn.as_str().to_owned()),
+        email_verified_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict("an account with this email already exists")
+        } else {
+            e.into()
+        }
+    })?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(
+            Email::parse(" Li.Wei@Example.CN ").unwrap().as_str(),
+            "li.wei@example.cn"
+        );
+        for bad in [
+            "",
+            "li",
+            "li@",
+            "@x.cn",
+            "li@localhost",
+            "a b@x.cn",
+            "li@@x.cn",
+            "李 <li@x.cn>",
+        ] {
+            assert!(
+                matches!(
+                    Email::parse(bad),
+                    Err(Error::BadInput {
+                        field: Some("email"),
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for weak in [
+            "short",
+            "password",
+            "12345678",
+            "qwertyuiop",
+            "li.wei@example.cn",
+        ] {
+            assert!(
+                NewPassword::parse(weak, "password", &["li.wei@example.cn"]).is_err(),
+                "{weak}"
+            );
+        }
+        assert!(NewPassword::parse("村口老槐树下议事2026", "password", &[]).is_ok());
+    }
+
+    #[test]
+    fn locales_are_zh_cn_or_en() {
+        assert_eq!(Locale::parse("zh-CN").unwrap(), Locale::ZhCn);
+        assert_eq!(Locale::parse("en").unwrap(), Locale::En);
+        assert!(Locale::parse("fr").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! The rules of Yishi. Functions here take a database handle and plain
+//! request types; nothing here knows about HTTP or GraphQL.
+
+pub mod accounts;
+pub mod audit;
+pub mod authz;
+pub mod demo;
+pub mod divisions;
+pub mod outbox;
+pub mod residency;
+pub mod roles;
+
+/// What every domain call may need besides the database.
+pub use crate::state::Services;

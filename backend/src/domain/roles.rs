@@ -1,0 +1,191 @@
+//! Assigning and revoking roles. Only an admin may, and only within the
+//! admin's own division.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::authz::{Action, Actor, Role};
+use super::{accounts, audit, divisions, Services};
+use crate::entities::role_assignments;
+use crate::error::{is_unique_violation, Error, Result};
+
+pub use role_assignments::Model as RoleAssignment;
+
+/// Gives `user_id` the role `role` over `division_code`.
+///
+/// # Errors
+/// `FORBIDDEN` outside the admin's division; `NOT_FOUND` for an unknown user
+/// or division; `CONFLICT` when the user already holds it.
+pub async fn assign(
+    svc: &Services,
+    actor: &Actor,
+    user_id: i32,
+    role: Role,
+    division_code: &str,
+) -> Result<RoleAssignment> {
+    let code = divisions::normalize_code(division_code, "divisionCode")?;
+    actor.require(Action::AssignRoles, &code)?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    divisions::get(&txn, &code).await?;
+    accounts::get(&txn, user_id).await?;
+    let row = role_assignments::ActiveModel {
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        division_code: Set(code.clone()),
+        created_at: Set(now),
+        created_by: Set(Some(actor.user_id)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict(format!(
+                "the user is already {} of division {code}",
+                role.as_str()
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "role.assign",
+            subject_type: "user",
+            subject_id: user_id.to_string(),
+            division_code: Some(code),
+            detail: serde_json::json!({ "role": role.as_str(), "assignment_id": row.id }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Removes a role assignment.
+///
+/// # Errors
+/// `NOT_FOUND`; `FORBIDDEN` outside the admin's division; `CONFLICT` when an
+/// admin would remove their own last admin role.
+pub async fn revoke(svc: &Services, actor: &Actor, assignment_id: i32) -> Result<RoleAssignment> {
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let row = role_assignments::Entity::find_by_id(assignment_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("role assignment {assignment_id}")))?;
+    actor.require(Action::AssignRoles, &row.division_code)?;
+    let own_admin_roles = actor
+        .assignments
+        .iter()
+        .filter(|a| a.role == Role::Admin)
+        .count();
+    if row.user_id == actor.user_id && row.role == Role::Admin.as_str() && own_admin_roles <= 1 {
+        return Err(Error::conflict(
+            "you cannot remove your own last admin role",
+        ));
+    }
+    role_assignments::Entity::delete_by_id(assignment_id)
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "role.revoke",
+            subject_type: "user",
+            subject_id: row.user_id.to_string(),
+            division_code: Some(row.division_code.clone()),
+            detail: serde_json::json!({ "role": row.role, "assignment_id": row.id }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Role assignments within the divisions the actor administers, optionally
+/// only those of `user_id`.
+///
+/// # Errors
+/// `FORBIDDEN` when the actor administers nothing.
+pub async fn list(
+    svc: &Services,
+    actor: &Actor,
+    user_id: Option<i32>,
+) -> Result<Vec<RoleAssignment>> {
+    let scopes = actor.scopes(Action::AssignRoles);
+    if scopes.is_empty() {
+        return Err(Error::forbidden("you may not list role assignments"));
+    }
+    let mut scope = Condition::any();
+    for code in scopes {
+        scope = scope.add(role_assignments::Column::DivisionCode.starts_with(code));
+    }
+    let mut query = role_assignments::Entity::find().filter(scope);
+    if let Some(user_id) = user_id {
+        query = query.filter(role_assignments::Column::UserId.eq(user_id));
+    }
+    Ok(query
+        .order_by_asc(role_assignments::Column::Id)
+        .all(svc.db.reader())
+        .await?)
+}
+
+/// Assigns a role without an acting admin (bootstrap: `create-admin`, demo).
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown division; `CONFLICT` when already held.
+pub async fn bootstrap(
+    svc: &Services,
+    user_id: i32,
+    role: Role,
+    division_code: &str,
+) -> Result<RoleAssignment> {
+    let code = divisions::normalize_code(division_code, "division")?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    divisions::get(&txn, &code).await?;
+    let row = role_assignments::ActiveModel {
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        division_code: Set(code.clone()),
+        created_at: Set(now),
+        created_by: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict(format!(
+                "the user is already {} of division {code}",
+                role.as_str()
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: None,
+            action: "role.bootstrap",
+            subject_type: "user",
+            subject_id: user_id.to_string(),
+            division_code: Some(code),
+            detail: serde_json::json!({ "role": role.as_str() }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}

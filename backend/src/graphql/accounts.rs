@@ -1,0 +1,133 @@
+use async_graphql::{Context, InputObject, Object, Result};
+use secrecy::SecretString;
+
+use super::context::{optional_user_id, services, user_id};
+use super::types::{AuthPayload, User};
+use crate::domain::accounts;
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in user, or null when the request carries no token.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = optional_user_id(ctx)? else {
+            return Ok(None);
+        };
+        Ok(Some(User(
+            accounts::get(services(ctx).db.reader(), id).await?,
+        )))
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    pub email: String,
+    #[graphql(secret)]
+    pub password: String,
+    pub display_name: String,
+    /// `zh-CN` (default) or `en`.
+    pub locale: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates an account, emails a verification link, and signs in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let session = accounts::register(
+            services(ctx),
+            accounts::RegisterRequest {
+                email: input.email,
+                password: SecretString::from(input.password),
+                display_name: input.display_name,
+                locale: input.locale,
+            },
+        )
+        .await?;
+        Ok(AuthPayload(session))
+    }
+
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        #[graphql(secret)] password: String,
+    ) -> Result<AuthPayload> {
+        let session = accounts::login(services(ctx), &email, &SecretString::from(password)).await?;
+        Ok(AuthPayload(session))
+    }
+
+    /// Trades a refresh token for a new access and refresh token. Presenting
+    /// a refresh token twice signs out every session descended from it.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> Result<AuthPayload> {
+        Ok(AuthPayload(
+            accounts::refresh(services(ctx), &refresh_token).await?,
+        ))
+    }
+
+    /// Signs out the session of this refresh token.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> Result<bool> {
+        accounts::logout(services(ctx), &refresh_token).await?;
+        Ok(true)
+    }
+
+    /// Changes the password; other sessions are signed out.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
+    ) -> Result<bool> {
+        accounts::change_password(
+            services(ctx),
+            user_id(ctx)?,
+            &SecretString::from(current_password),
+            &SecretString::from(new_password),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Emails a reset link if the address has an account; answers true
+    /// either way.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        accounts::request_password_reset(services(ctx), &email).await?;
+        Ok(true)
+    }
+
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] token: String,
+        #[graphql(secret)] new_password: String,
+    ) -> Result<bool> {
+        accounts::reset_password(services(ctx), &token, &SecretString::from(new_password)).await?;
+        Ok(true)
+    }
+
+    /// Confirms the email address with the token from the verification email.
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] token: String,
+    ) -> Result<User> {
+        Ok(User(accounts::verify_email(services(ctx), &token).await?))
+    }
+
+    async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<bool> {
+        accounts::resend_verification(services(ctx), user_id(ctx)?).await?;
+        Ok(true)
+    }
+}

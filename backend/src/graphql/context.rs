@@ -1,0 +1,117 @@
+//! Who is asking: the bearer token of the request, checked once, and the
+//! roles of its user, loaded at most once per request and only when needed.
+
+use async_graphql::Context;
+use tokio::sync::OnceCell;
+
+use crate::auth::jwt::{AccessClaims, JwtKeys, TokenRejection};
+use crate::domain::authz::Actor;
+use crate::domain::Services;
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+enum Credentials {
+    Anonymous,
+    Valid(AccessClaims),
+    Rejected(TokenRejection),
+}
+
+#[derive(Debug)]
+pub struct RequestAuth {
+    credentials: Credentials,
+    actor: OnceCell<Actor>,
+}
+
+impl RequestAuth {
+    /// From an `Authorization` header value, if any.
+    pub fn from_header(header: Option<&str>, jwt: &JwtKeys) -> Self {
+        let credentials = match header {
+            None => Credentials::Anonymous,
+            Some(value) => match value.strip_prefix("Bearer ").map(str::trim) {
+                Some(token) if !token.is_empty() => match jwt.verify(token) {
+                    Ok(claims) => Credentials::Valid(claims),
+                    Err(rejection) => Credentials::Rejected(rejection),
+                },
+                _ => Credentials::Rejected(TokenRejection::Invalid),
+            },
+        };
+        Self {
+            credentials,
+            actor: OnceCell::new(),
+        }
+    }
+
+    pub fn anonymous() -> Self {
+        Self {
+            credentials: Credentials::Anonymous,
+            actor: OnceCell::new(),
+        }
+    }
+
+    /// The signed-in user's id.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` saying whether to sign in or to refresh.
+    pub fn user_id(&self) -> Result<i32> {
+        match &self.credentials {
+            Credentials::Valid(claims) => claims
+                .user_id()
+                .ok_or_else(|| Error::Unauthenticated("invalid access token".into())),
+            Credentials::Anonymous => Err(Error::Unauthenticated("please sign in".into())),
+            Credentials::Rejected(TokenRejection::Expired) => Err(Error::Unauthenticated(
+                "the access token has expired; refresh it".into(),
+            )),
+            Credentials::Rejected(TokenRejection::Invalid) => {
+                Err(Error::Unauthenticated("invalid access token".into()))
+            }
+        }
+    }
+
+    /// Whether the request carries no credentials at all.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.credentials, Credentials::Anonymous)
+    }
+}
+
+/// The services, from the schema data.
+pub fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+fn auth<'a>(ctx: &Context<'a>) -> &'a RequestAuth {
+    ctx.data_opt::<RequestAuth>()
+        .unwrap_or_else(|| panic!("RequestAuth is added to every request by the HTTP layer"))
+}
+
+/// The signed-in user's id.
+///
+/// # Errors
+/// `UNAUTHENTICATED`.
+pub fn user_id(ctx: &Context<'_>) -> Result<i32> {
+    auth(ctx).user_id()
+}
+
+/// The signed-in user with their roles.
+///
+/// # Errors
+/// `UNAUTHENTICATED`, or a database error loading roles.
+pub async fn actor<'a>(ctx: &Context<'a>) -> Result<&'a Actor> {
+    let auth = auth(ctx);
+    let user_id = auth.user_id()?;
+    auth.actor
+        .get_or_try_init(|| Actor::load(services(ctx).db.reader(), user_id))
+        .await
+}
+
+/// `None` for an anonymous request, the user id for a valid token.
+///
+/// # Errors
+/// `UNAUTHENTICATED` when a token was sent but is not valid.
+pub fn optional_user_id(ctx: &Context<'_>) -> Result<Option<i32>> {
+    let auth = auth(ctx);
+    if auth.is_anonymous() {
+        Ok(None)
+    } else {
+        auth.user_id().map(Some)
+    }
+}

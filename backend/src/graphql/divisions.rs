@@ -1,0 +1,48 @@
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Object, Result};
+
+use super::context::services;
+use super::types::{Division, DivisionLevel};
+use crate::domain::divisions;
+
+#[derive(Default)]
+pub struct DivisionsQuery;
+
+#[Object]
+impl DivisionsQuery {
+    /// One division by code (short or 12-digit form).
+    async fn division(&self, ctx: &Context<'_>, code: String) -> Result<Division> {
+        Ok(Division(
+            divisions::get(services(ctx).db.reader(), &code).await?,
+        ))
+    }
+
+    /// Divisions by parent, level and name, ordered by code. With no filter,
+    /// the provinces.
+    async fn divisions(
+        &self,
+        ctx: &Context<'_>,
+        parent_code: Option<String>,
+        level: Option<DivisionLevel>,
+        name_contains: Option<String>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, Division, EmptyFields, EmptyFields>> {
+        let filter = divisions::DivisionFilter {
+            parent_code,
+            level: level.map(Into::into),
+            name_contains,
+        };
+        let first = u64::try_from(first).unwrap_or(0);
+        let mut rows =
+            divisions::list(services(ctx).db.reader(), &filter, first, after.as_deref()).await?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|d| Edge::new(d.code.clone(), Division(d))),
+        );
+        Ok(connection)
+    }
+}

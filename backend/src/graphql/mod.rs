@@ -1,0 +1,56 @@
+//! The GraphQL API: thin resolvers over the domain layer.
+
+mod accounts;
+pub mod context;
+mod divisions;
+pub mod error;
+mod residency;
+mod roles;
+pub mod types;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::domain::Services;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    accounts::AccountsQuery,
+    divisions::DivisionsQuery,
+    residency::ResidencyQuery,
+    roles::RolesQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    accounts::AccountsMutation,
+    residency::ResidencyMutation,
+    roles::RolesMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that keep one request from costing the server much: nesting,
+/// total complexity, and recursion while parsing.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 1_000;
+
+pub fn build_schema(services: Option<Services>) -> AppSchema {
+    let production = services.as_ref().is_some_and(|s| s.settings.production);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(20);
+    if production {
+        builder = builder.disable_introspection();
+    }
+    if let Some(services) = services {
+        builder = builder.data(services);
+    }
+    builder.finish()
+}
+
+/// The SDL that `yishi schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build_schema(None).sdl()
+}

@@ -1,0 +1,57 @@
+//! HTTP: routes, limits, static files. Handlers only translate; the work is
+//! in `graphql` and `domain`.
+
+mod graphql;
+mod health;
+pub mod metrics;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+use crate::domain::Services;
+use crate::graphql::{build_schema, AppSchema};
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub schema: AppSchema,
+}
+
+/// The whole application as a router, ready to serve or to test.
+pub fn build_app(services: Services) -> Router {
+    let static_dir = services.settings.static_dir.clone();
+    let state = AppState {
+        schema: build_schema(Some(services.clone())),
+        services,
+    };
+    let index = static_dir.join("index.html");
+    let spa = ServeDir::new(&static_dir)
+        .precompressed_gzip()
+        .precompressed_br()
+        .fallback(ServeFile::new(index));
+
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .fallback_service(spa)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,23 @@
+//! The Yishi schema, versioned. The same migrations serve SQLite and PostgreSQL:
+//! tables are declared through sea-query so each backend gets its own types.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_divisions;
+mod m20261125_000002_create_accounts;
+mod m20261125_000003_create_roles_and_residencies;
+mod m20261125_000004_create_outbox_and_audit_log;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_divisions::Migration),
+            Box::new(m20261125_000002_create_accounts::Migration),
+            Box::new(m20261125_000003_create_roles_and_residencies::Migration),
+            Box::new(m20261125_000004_create_outbox_and_audit_log::Migration),
+        ]
+    }
+}
