@@ -98,7 +98,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if demo_data {
                 seed_demo(&services).await?;
             }
-            yishi::http::metrics::init();
             let listener = TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind} (YISHI_BIND)"))?;

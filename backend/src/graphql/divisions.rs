@@ -25,7 +25,7 @@ impl DivisionsQuery {
         parent_code: Option<String>,
         level: Option<DivisionLevel>,
         name_contains: Option<String>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(desc = "Page size (default 50).")] first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Division, EmptyFields, EmptyFields>> {
         let filter = divisions::DivisionFilter {
@@ -33,7 +33,7 @@ impl DivisionsQuery {
             level: level.map(Into::into),
             name_contains,
         };
-        let first = u64::try_from(first).unwrap_or(0);
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
         let mut rows =
             divisions::list(services(ctx).db.reader(), &filter, first, after.as_deref()).await?;
         let has_next = rows.len() as u64 > first;

@@ -26,7 +26,7 @@ impl ResidencyQuery {
         ctx: &Context<'_>,
         division_code: Option<String>,
         #[graphql(default_with = "Some(ResidencyStatus::Pending)")] status: Option<ResidencyStatus>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(desc = "Page size (default 50).")] first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Residency, EmptyFields, EmptyFields>> {
         let actor = actor(ctx).await?;
@@ -37,7 +37,7 @@ impl ResidencyQuery {
                     .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
             })
             .transpose()?;
-        let first = u64::try_from(first).unwrap_or(0);
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
         let mut rows = residency::list_for_review(
             services(ctx),
             actor,

@@ -28,6 +28,7 @@ pub struct AppState {
 
 /// The whole application as a router, ready to serve or to test.
 pub fn build_app(services: Services) -> Router {
+    metrics::init();
     let static_dir = services.settings.static_dir.clone();
     let state = AppState {
         schema: build_schema(Some(services.clone())),

@@ -1,0 +1,7 @@
+//! Black-box API tests: real HTTP against a real server, on SQLite and on
+//! PostgreSQL (each test runs once per backend).
+
+mod accounts;
+mod divisions;
+mod http;
+mod residency_and_roles;
