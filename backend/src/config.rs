@@ -31,6 +31,13 @@ pub struct Settings {
     /// Introspection and the GraphQL playground are off in production.
     pub production: bool,
     pub demo_data: bool,
+    /// How far ahead of opening a topic must be announced (提前通报).
+    pub notice_period: chrono::Duration,
+    /// Result cells with fewer responses are folded into their parent for
+    /// the public (k-anonymity).
+    pub privacy_min_cell: u32,
+    /// How often the scheduler looks for topics due to announce, open or close.
+    pub scheduler_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +63,9 @@ struct FileSettings {
     yishi_argon2_memory_kib: Option<String>,
     yishi_env: Option<String>,
     yishi_demo_data: Option<String>,
+    yishi_notice_period_hours: Option<String>,
+    yishi_privacy_min_cell: Option<String>,
+    yishi_scheduler_interval_secs: Option<String>,
 }
 
 impl Settings {
@@ -181,6 +191,28 @@ impl Settings {
             true,
         )?;
 
+        let notice_hours: i64 = parse_number(
+            "YISHI_NOTICE_PERIOD_HOURS",
+            get("YISHI_NOTICE_PERIOD_HOURS", &file.yishi_notice_period_hours),
+            72,
+            0..=24 * 60,
+        )?;
+        let privacy_min_cell: u32 = parse_number(
+            "YISHI_PRIVACY_MIN_CELL",
+            get("YISHI_PRIVACY_MIN_CELL", &file.yishi_privacy_min_cell),
+            5,
+            1..=100,
+        )?;
+        let scheduler_secs: u64 = parse_number(
+            "YISHI_SCHEDULER_INTERVAL_SECS",
+            get(
+                "YISHI_SCHEDULER_INTERVAL_SECS",
+                &file.yishi_scheduler_interval_secs,
+            ),
+            5,
+            1..=3_600,
+        )?;
+
         Ok(Self {
             database_url,
             bind,
@@ -194,6 +226,9 @@ impl Settings {
             argon2_memory_kib,
             production,
             demo_data,
+            notice_period: chrono::Duration::hours(notice_hours),
+            privacy_min_cell,
+            scheduler_interval: Duration::from_secs(scheduler_secs),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod state;
@@ -25,6 +26,7 @@ pub use http::build_app;
 use crate::auth::{jwt::JwtKeys, password::PasswordHasher};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::events::EventBus;
 use crate::state::{Clock, Services, SystemClock};
 
 /// Connects to the database and builds the services from `settings`.
@@ -51,12 +53,18 @@ pub async fn init_services_with_clock(
     };
     let jwt = JwtKeys::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
     let passwords = PasswordHasher::new(settings.argon2_memory_kib);
+    let events = if settings.is_sqlite() {
+        EventBus::in_process()
+    } else {
+        EventBus::postgres(&settings.database_url).await?
+    };
     Ok(Services {
         db,
         settings: Arc::new(settings),
         jwt,
         passwords,
         clock,
+        events,
     })
 }
 

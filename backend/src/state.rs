@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::events::EventBus;
 
 /// The current time, replaceable in tests (deadlines, expiry).
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -31,6 +32,7 @@ pub struct Services {
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+    pub events: EventBus,
 }
 
 impl Services {

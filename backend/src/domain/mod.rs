@@ -6,9 +6,13 @@ pub mod audit;
 pub mod authz;
 pub mod demo;
 pub mod divisions;
+pub mod opinions;
 pub mod outbox;
 pub mod residency;
+pub mod results;
 pub mod roles;
+pub mod themes;
+pub mod topics;
 
 /// What every domain call may need besides the database.
 pub use crate::state::Services;

@@ -18,6 +18,8 @@ pub enum EmailKind {
     PasswordReset,
     ResidencyApproved,
     ResidencyRejected,
+    TopicAnnounced,
+    ProxyOpinionRecorded,
 }
 
 impl EmailKind {
@@ -27,6 +29,8 @@ impl EmailKind {
             Self::PasswordReset => "password_reset",
             Self::ResidencyApproved => "residency_approved",
             Self::ResidencyRejected => "residency_rejected",
+            Self::TopicAnnounced => "topic_announced",
+            Self::ProxyOpinionRecorded => "proxy_opinion_recorded",
         }
     }
 }

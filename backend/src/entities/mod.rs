@@ -1,11 +1,22 @@
 //! sea-orm entities, one per table, in the shape `sea-orm-cli generate entity`
 //! produces. Only table mappings live here; rules live in `domain`.
 
+pub mod assessments;
 pub mod audit_log;
 pub mod divisions;
 pub mod email_tokens;
+pub mod meetings;
+pub mod opinion_revisions;
+pub mod opinions;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod residencies;
 pub mod role_assignments;
+pub mod suggestion_supports;
+pub mod suggestions;
+pub mod tallies;
+pub mod topic_eligible;
+pub mod topic_options;
+pub mod topic_stakeholders;
+pub mod topics;
 pub mod users;

@@ -82,8 +82,8 @@ pub async fn import_file(
     } else {
         Box::new(reader)
     };
-    let rows = parse(input)?;
-    import_rows(db, rows, progress).await
+    let (rows, errors) = parse_lenient(input);
+    import_checked(db, rows, errors, progress).await
 }
 
 /// Parses CSV, checking each row on its own (columns, level, code shape).
@@ -91,6 +91,17 @@ pub async fn import_file(
 /// # Errors
 /// [`ImportError::Invalid`] with every bad line.
 pub fn parse(input: impl Read) -> Result<Vec<Row>, ImportError> {
+    let (rows, errors) = parse_lenient(input);
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(ImportError::Invalid { errors })
+    }
+}
+
+/// The rows that parsed, and an error line for each that did not, so one
+/// report lists every problem of the file.
+fn parse_lenient(input: impl Read) -> (Vec<Row>, Vec<String>) {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
@@ -121,11 +132,7 @@ pub fn parse(input: impl Read) -> Result<Vec<Row>, ImportError> {
             Err(msg) => push_error(&mut errors, line, &msg),
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(ImportError::Invalid { errors })
-    }
+    (rows, errors)
 }
 
 fn push_error(errors: &mut Vec<String>, line: u64, message: &str) {
@@ -184,7 +191,16 @@ fn short_code(raw: &str, level: Level) -> Option<String> {
 /// As [`import_file`].
 pub async fn import_rows(
     db: &Db,
+    rows: Vec<Row>,
+    progress: impl Fn(u64, u64),
+) -> Result<ImportReport, ImportError> {
+    import_checked(db, rows, Vec::new(), progress).await
+}
+
+async fn import_checked(
+    db: &Db,
     mut rows: Vec<Row>,
+    parse_errors: Vec<String>,
     progress: impl Fn(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     let existing: HashMap<String, (String, String, Option<String>)> = divisions::Entity::find()
@@ -202,7 +218,7 @@ pub async fn import_rows(
         .map(|(code, name, level, parent)| (code, (name, level, parent)))
         .collect();
 
-    validate(&rows, &existing)?;
+    validate(&rows, &existing, parse_errors)?;
 
     let mut report = ImportReport {
         rows: rows.len() as u64,
@@ -274,8 +290,8 @@ pub async fn import_rows(
 fn validate(
     rows: &[Row],
     existing: &HashMap<String, (String, String, Option<String>)>,
+    mut errors: Vec<String>,
 ) -> Result<(), ImportError> {
-    let mut errors = Vec::new();
     let mut in_file: HashMap<&str, (u64, Level)> = HashMap::with_capacity(rows.len());
     for row in rows {
         if let Some((first_line, _)) = in_file.insert(&row.code, (row.line, row.level)) {
@@ -382,7 +398,7 @@ mod tests {
             "code,name,level,parent_code\n62,甘肃省,province,\n6201,兰州市,city,62\n6301,西宁市,city,62\n620102,城关区,county,6299\n6201,重复,city,62\n",
         )
         .unwrap();
-        let e = errors(validate(&r, &HashMap::new()));
+        let e = errors(validate(&r, &HashMap::new(), Vec::new()));
         assert_eq!(e.len(), 3, "{e:?}");
         assert!(
             e[0].contains("line 4") && e[0].contains("does not extend"),
@@ -405,6 +421,6 @@ mod tests {
             "62".to_owned(),
             ("甘肃省".to_owned(), "province".to_owned(), None),
         )]);
-        validate(&r, &existing).unwrap();
+        validate(&r, &existing, Vec::new()).unwrap();
     }
 }

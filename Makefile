@@ -1,0 +1,60 @@
+# Yishi — the two commands a newcomer needs: `make run` and `make test`.
+
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/yishi
+BIN_RELEASE := $(CARGO_TARGET_DIR)/release/yishi
+
+.PHONY: run test build frontend schema lint fmt check-postgres import-china clean
+
+## run: build everything, migrate, seed Gansu + demo accounts on first start, serve on 127.0.0.1:8080
+run: frontend
+	cargo build --release -p yishi
+	$(BIN_RELEASE) serve
+
+## test: every test, on SQLite and PostgreSQL
+test: frontend check-postgres
+	cargo build -p yishi
+	cargo test --workspace --all-targets
+
+build: frontend
+	cargo build --release -p yishi
+
+## frontend: build the web pages into frontend/dist
+frontend:
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund && npm run build; \
+	else \
+		mkdir -p frontend/dist && cp -r frontend/public/. frontend/dist/; \
+	fi
+
+## schema: regenerate schema.graphql from the code
+schema:
+	cargo run -q -p yishi -- schema > schema.graphql
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## check-postgres: the tests need PostgreSQL (YISHI_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+check-postgres:
+	@url=$${YISHI_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}; \
+	if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -d "$$url"; then \
+		echo "PostgreSQL is not reachable at $$url; start it (see README) or set YISHI_TEST_PG_URL" >&2; exit 1; \
+	fi
+
+## import-china: time the national import (665,276 rows) into a scratch SQLite database
+import-china:
+	cargo build --release -p yishi
+	rm -rf $(CARGO_TARGET_DIR)/import-china && mkdir -p $(CARGO_TARGET_DIR)/import-china
+	cd $(CARGO_TARGET_DIR)/import-china && YISHI_DEMO_DATA=false \
+		DATABASE_URL=sqlite://$(CARGO_TARGET_DIR)/import-china/yishi.db?mode=rwc \
+		YISHI_DATA_DIR=$(CARGO_TARGET_DIR)/import-china \
+		$(BIN_RELEASE) import-divisions $(CURDIR)/../shared/data/china-divisions-2023.csv.gz
+
+clean:
+	cargo clean
+	rm -rf frontend/dist

@@ -1,0 +1,736 @@
+//! Opinions: one current opinion per resident per topic, changeable while the
+//! topic is open, every revision kept, and the tally counters moved in the
+//! same transaction so results never need to count opinions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::authz::{Action, Actor};
+use super::divisions::{self, Level};
+use super::outbox::{self, EmailKind, NewEmail};
+use super::topics::{self, Choice, Eligibility, Kind, State, Topic};
+use super::{accounts, audit, Services};
+use crate::entities::{opinion_revisions, opinions, tallies, users};
+use crate::error::{is_unique_violation, Error, Result};
+use crate::events::Event;
+
+pub use opinion_revisions::Model as Revision;
+pub use opinions::Model as Opinion;
+
+pub const MAX_REASON: usize = 2_000;
+
+/// What a resident picked: a stance (decision, appraisal) or an option.
+#[derive(Debug, Clone, Default)]
+pub struct ChoiceInput {
+    pub stance: Option<Choice>,
+    pub option_id: Option<i64>,
+}
+
+/// Resolves the input against the topic's kind and options.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `stance` or `optionId`.
+pub fn resolve_choice(
+    kind: Kind,
+    options: &[topics::TopicOption],
+    input: &ChoiceInput,
+) -> Result<Choice> {
+    match (kind, &input.stance, input.option_id) {
+        (Kind::Choice, None, Some(id)) => options
+            .iter()
+            .any(|o| o.id == id)
+            .then_some(Choice::Option(id))
+            .ok_or_else(|| Error::bad_input("optionId", "not an option of this topic")),
+        (Kind::Choice, _, _) => Err(Error::bad_input(
+            "optionId",
+            "choose one of the topic's options",
+        )),
+        (Kind::Open, None, None) => Ok(Choice::Suggestion),
+        (_, Some(stance), None) if kind.choices(options).contains(stance) => Ok(stance.clone()),
+        (Kind::Open, _, _) => Err(Error::bad_input(
+            "reason",
+            "an open topic takes a written suggestion only",
+        )),
+        _ => Err(Error::bad_input(
+            "stance",
+            match kind {
+                Kind::Decision => "choose SUPPORT, OPPOSE or ABSTAIN",
+                _ => "choose SATISFIED, BASICALLY_SATISFIED or UNSATISFIED",
+            },
+        )),
+    }
+}
+
+fn validate_reason(
+    topic: &Topic,
+    choice: &Choice,
+    reason: Option<String>,
+) -> Result<Option<String>> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
+        return Err(Error::bad_input(
+            "reason",
+            format!("a reason has at most {MAX_REASON} characters"),
+        ));
+    }
+    if reason.is_none() && *choice == Choice::Suggestion {
+        return Err(Error::bad_input("reason", "write your suggestion"));
+    }
+    if reason.is_none() && topic.reason_required_for_dissent && choice.is_dissent() {
+        return Err(Error::bad_input(
+            "reason",
+            "this topic asks those who disagree to give a reason",
+        ));
+    }
+    Ok(reason)
+}
+
+fn ensure_open(topic: &Topic, now: DateTime<Utc>) -> Result<()> {
+    let open = topic.state == State::Open.as_str() && topic.closes_at.is_none_or(|c| now < c);
+    if open {
+        Ok(())
+    } else {
+        Err(Error::conflict(format!(
+            "opinions are taken only while a topic is open; this one is {}",
+            if topic.state == State::Open.as_str() {
+                "past its closing time"
+            } else {
+                &topic.state
+            }
+        )))
+    }
+}
+
+/// How an opinion came in.
+#[derive(Debug, Clone)]
+enum Source {
+    Online,
+    /// Recorded by an organiser at an offline meeting.
+    Proxy {
+        recorded_by: i32,
+        meeting_id: i64,
+    },
+}
+
+/// Gives or changes the resident's opinion on an open topic.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown topic; `CONFLICT` when not open; `FORBIDDEN`
+/// for a resident who is not verified or not eligible; `BAD_USER_INPUT` for
+/// a wrong stance/option or a reason that is missing or too long.
+#[tracing::instrument(skip(svc, input, reason))]
+pub async fn submit(
+    svc: &Services,
+    user_id: i32,
+    topic_id: i64,
+    input: ChoiceInput,
+    reason: Option<String>,
+) -> Result<Opinion> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    if !State::parse(&topic.state).is_some_and(State::is_public) {
+        return Err(Error::not_found(format!("topic {topic_id}")));
+    }
+    ensure_open(&topic, svc.now())?;
+    let village = topics::check_eligible(db, &topic, user_id).await?;
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = if kind == Kind::Choice {
+        topics::options(db, topic_id).await?
+    } else {
+        Vec::new()
+    };
+    let choice = resolve_choice(kind, &options, &input)?;
+    let reason = validate_reason(&topic, &choice, reason)?;
+    write(
+        svc,
+        &topic,
+        Some(user_id),
+        None,
+        village,
+        choice,
+        reason,
+        Source::Online,
+    )
+    .await
+}
+
+/// Whom an organiser records an opinion for.
+#[derive(Debug, Clone)]
+pub enum ProxyFor {
+    /// A resident with an account: they are notified and may confirm or
+    /// correct it online while the topic is open.
+    User(i32),
+    /// A resident without an account (no phone, elderly): name and village.
+    Offline { name: String, village_code: String },
+}
+
+/// Records an opinion given at an offline meeting on a resident's behalf.
+///
+/// # Errors
+/// `FORBIDDEN` outside the organiser's scope or for an ineligible resident;
+/// `CONFLICT` when the topic is not open or the resident already answered
+/// online; `NOT_FOUND` for a meeting of another topic.
+pub async fn record_proxy(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    meeting_id: i64,
+    who: ProxyFor,
+    input: ChoiceInput,
+    reason: Option<String>,
+) -> Result<Opinion> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    actor.require(Action::ManageTopics, &topic.scope_code)?;
+    ensure_open(&topic, svc.now())?;
+    topics::records::meeting_of(db, topic_id, meeting_id).await?;
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = if kind == Kind::Choice {
+        topics::options(db, topic_id).await?
+    } else {
+        Vec::new()
+    };
+    let choice = resolve_choice(kind, &options, &input)?;
+    let reason = validate_reason(&topic, &choice, reason)?;
+    let source = Source::Proxy {
+        recorded_by: actor.user_id,
+        meeting_id,
+    };
+    match who {
+        ProxyFor::User(user_id) => {
+            let village = topics::check_eligible(db, &topic, user_id).await?;
+            if let Some(existing) = find(db, topic_id, user_id).await? {
+                if !existing.proxy {
+                    return Err(Error::conflict(
+                        "this resident already gave an opinion online",
+                    ));
+                }
+            }
+            write(
+                svc,
+                &topic,
+                Some(user_id),
+                None,
+                village,
+                choice,
+                reason,
+                source,
+            )
+            .await
+        }
+        ProxyFor::Offline { name, village_code } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(Error::bad_input(
+                    "residentName",
+                    "a name has 1 to 64 characters",
+                ));
+            }
+            let village = divisions::normalize_code(&village_code, "villageCode")?;
+            if divisions::level_of(&village) != Some(Level::Village)
+                || !divisions::contains(&topic.scope_code, &village)
+            {
+                return Err(Error::bad_input(
+                    "villageCode",
+                    "a village or community inside the topic's scope",
+                ));
+            }
+            if Eligibility::parse(&topic.eligibility) == Some(Eligibility::Stakeholders) {
+                return Err(Error::forbidden(
+                    "a stakeholder topic takes opinions from its listed stakeholders only",
+                ));
+            }
+            divisions::get(db, &village).await?;
+            write(
+                svc,
+                &topic,
+                None,
+                Some(name),
+                village,
+                choice,
+                reason,
+                source,
+            )
+            .await
+        }
+    }
+}
+
+/// The resident confirms an opinion an organiser recorded for them.
+///
+/// # Errors
+/// `NOT_FOUND` when there is no proxy opinion; `CONFLICT` once closed.
+pub async fn confirm(svc: &Services, user_id: i32, topic_id: i64) -> Result<Opinion> {
+    let topic = topics::get(svc.db.reader(), topic_id).await?;
+    ensure_open(&topic, svc.now())?;
+    let txn = svc.db.begin().await?;
+    let opinion = find(&txn, topic_id, user_id)
+        .await?
+        .filter(|o| o.proxy)
+        .ok_or_else(|| Error::not_found("an opinion recorded on your behalf"))?;
+    let mut active: opinions::ActiveModel = opinion.into();
+    active.confirmed_at = Set(Some(svc.now()));
+    let confirmed = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(confirmed)
+}
+
+async fn find(db: &impl ConnectionTrait, topic_id: i64, user_id: i32) -> Result<Option<Opinion>> {
+    Ok(opinions::Entity::find()
+        .filter(opinions::Column::TopicId.eq(topic_id))
+        .filter(opinions::Column::UserId.eq(user_id))
+        .one(db)
+        .await?)
+}
+
+/// Writes the opinion, its revision and the counters in one transaction.
+/// Two submissions racing for the same new opinion (PostgreSQL) meet at the
+/// unique index; the loser retries as a change.
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    svc: &Services,
+    topic: &Topic,
+    user_id: Option<i32>,
+    proxy_name: Option<String>,
+    village: String,
+    choice: Choice,
+    reason: Option<String>,
+    source: Source,
+) -> Result<Opinion> {
+    for attempt in 0..2 {
+        let txn = svc.db.begin().await?;
+        match write_in(
+            svc,
+            &txn,
+            topic,
+            user_id,
+            proxy_name.clone(),
+            &village,
+            &choice,
+            reason.clone(),
+            &source,
+        )
+        .await
+        {
+            Ok(opinion) => {
+                txn.commit().await?;
+                svc.events
+                    .publish(Event::TopicResultsChanged { topic_id: topic.id })
+                    .await;
+                return Ok(opinion);
+            }
+            Err(Error::Internal(e))
+                if attempt == 0
+                    && e.downcast_ref::<sea_orm::DbErr>()
+                        .is_some_and(is_unique_violation) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::conflict(
+        "your opinion changed at the same time elsewhere; try again",
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_in(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    user_id: Option<i32>,
+    proxy_name: Option<String>,
+    village: &str,
+    choice: &Choice,
+    reason: Option<String>,
+    source: &Source,
+) -> Result<Opinion> {
+    let now = svc.now();
+    let key = choice.key();
+    let (proxy, recorded_by, meeting_id) = match source {
+        Source::Online => (false, None, None),
+        Source::Proxy {
+            recorded_by,
+            meeting_id,
+        } => (true, Some(*recorded_by), Some(*meeting_id)),
+    };
+    let existing = match user_id {
+        Some(uid) => find(txn, topic.id, uid).await?,
+        None => None,
+    };
+    let opinion = match existing {
+        Some(old) => {
+            if old.choice != key || old.village_code != village {
+                bump(txn, topic.id, &old.village_code, &old.choice, -1).await?;
+                bump(txn, topic.id, village, &key, 1).await?;
+            }
+            let revision = old.revision + 1;
+            let mut active: opinions::ActiveModel = old.into();
+            active.choice = Set(key.clone());
+            active.village_code = Set(village.to_owned());
+            active.reason = Set(reason.clone());
+            active.proxy = Set(proxy);
+            active.recorded_by = Set(recorded_by);
+            if proxy {
+                active.meeting_id = Set(meeting_id);
+            }
+            active.confirmed_at = Set(None);
+            active.revision = Set(revision);
+            active.updated_at = Set(now);
+            active.update(txn).await?
+        }
+        None => {
+            let inserted = opinions::ActiveModel {
+                topic_id: Set(topic.id),
+                user_id: Set(user_id),
+                village_code: Set(village.to_owned()),
+                choice: Set(key.clone()),
+                reason: Set(reason.clone()),
+                proxy: Set(proxy),
+                proxy_name: Set(proxy_name),
+                meeting_id: Set(meeting_id),
+                recorded_by: Set(recorded_by),
+                confirmed_at: Set(None),
+                revision: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+            .map_err(Error::internal)?;
+            bump(txn, topic.id, village, &key, 1).await?;
+            inserted
+        }
+    };
+    opinion_revisions::Entity::insert(opinion_revisions::ActiveModel {
+        topic_id: Set(topic.id),
+        opinion_id: Set(opinion.id),
+        revision: Set(opinion.revision),
+        village_code: Set(village.to_owned()),
+        choice: Set(key),
+        reason: Set(reason),
+        proxy: Set(proxy),
+        recorded_by: Set(recorded_by),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    if let (Source::Proxy { recorded_by, .. }, Some(uid)) = (source, user_id) {
+        notify_proxy(svc, txn, topic, &opinion, uid, now).await?;
+        audit::record(
+            txn,
+            audit::Entry {
+                actor_user_id: Some(*recorded_by),
+                action: "opinion.proxy",
+                subject_type: "topic",
+                subject_id: topic.id.to_string(),
+                division_code: Some(topic.scope_code.clone()),
+                detail: serde_json::json!({ "opinion_id": opinion.id, "user_id": uid }),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(opinion)
+}
+
+async fn notify_proxy(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    topic: &Topic,
+    opinion: &Opinion,
+    user_id: i32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let user = accounts::get(db, user_id).await?;
+    outbox::enqueue(
+        db,
+        NewEmail {
+            kind: EmailKind::ProxyOpinionRecorded,
+            event: format!("opinion:{}:revision:{}", opinion.id, opinion.revision),
+            recipient: user.email,
+            user_id: Some(user.id),
+            locale: user.locale,
+            payload: serde_json::json!({
+                "display_name": user.display_name,
+                "topic_id": topic.id,
+                "title": topic.title,
+                "choice": opinion.choice,
+                "link": format!("{}/topics/{}", svc.settings.public_url, topic.id),
+            }),
+        },
+        now,
+    )
+    .await
+}
+
+/// Moves a counter by `delta`, creating it on first use.
+async fn bump(
+    db: &impl ConnectionTrait,
+    topic_id: i64,
+    village: &str,
+    choice: &str,
+    delta: i64,
+) -> Result<()> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(tallies::Entity)
+        .columns([
+            tallies::Column::TopicId,
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ])
+        .values_panic([topic_id.into(), village.into(), choice.into(), delta.into()])
+        .on_conflict(
+            OnConflict::columns([
+                tallies::Column::TopicId,
+                tallies::Column::VillageCode,
+                tallies::Column::Choice,
+            ])
+            .value(
+                tallies::Column::Count,
+                Expr::col((tallies::Entity, tallies::Column::Count)).add(delta),
+            )
+            .to_owned(),
+        );
+    let backend = db.get_database_backend();
+    db.execute(backend.build(&insert)).await?;
+    Ok(())
+}
+
+/// The user's current opinion on a topic.
+pub async fn mine(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    topic_id: i64,
+) -> Result<Option<Opinion>> {
+    find(db, topic_id, user_id).await
+}
+
+/// All the user's current opinions, newest first.
+pub async fn all_mine(db: &impl ConnectionTrait, user_id: i32, first: u64) -> Result<Vec<Opinion>> {
+    Ok(opinions::Entity::find()
+        .filter(opinions::Column::UserId.eq(user_id))
+        .order_by_desc(opinions::Column::UpdatedAt)
+        .limit(first.min(200))
+        .all(db)
+        .await?)
+}
+
+/// Every revision of an opinion, oldest first.
+pub async fn revisions(db: &impl ConnectionTrait, opinion: &Opinion) -> Result<Vec<Revision>> {
+    Ok(opinion_revisions::Entity::find()
+        .filter(opinion_revisions::Column::TopicId.eq(opinion.topic_id))
+        .filter(opinion_revisions::Column::OpinionId.eq(opinion.id))
+        .order_by_asc(opinion_revisions::Column::Revision)
+        .all(db)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpinionFilter {
+    pub choices: Vec<String>,
+    pub division_code: Option<String>,
+    pub text: Option<String>,
+    pub proxy: Option<bool>,
+}
+
+/// An opinion with the name of who gave it, for organisers.
+#[derive(Debug, Clone)]
+pub struct OpinionRow {
+    pub opinion: Opinion,
+    pub resident_name: Option<String>,
+}
+
+/// Opinions on a topic for its organisers and supervisors, newest first,
+/// `first` after id `after`; `first = None` returns all (CSV export).
+///
+/// # Errors
+/// `FORBIDDEN` for anyone else.
+pub async fn list(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    filter: &OpinionFilter,
+    first: Option<u64>,
+    after: Option<i64>,
+) -> Result<Vec<OpinionRow>> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    let mut cond = Condition::all().add(opinions::Column::TopicId.eq(topic_id));
+    if !filter.choices.is_empty() {
+        cond = cond.add(opinions::Column::Choice.is_in(filter.choices.clone()));
+    }
+    if let Some(code) = &filter.division_code {
+        cond = cond.add(
+            opinions::Column::VillageCode
+                .starts_with(divisions::normalize_code(code, "divisionCode")?),
+        );
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        cond = cond.add(opinions::Column::Reason.contains(text));
+    }
+    if let Some(proxy) = filter.proxy {
+        cond = cond.add(opinions::Column::Proxy.eq(proxy));
+    }
+    if let Some(after) = after {
+        cond = cond.add(opinions::Column::Id.lt(after));
+    }
+    let mut query = opinions::Entity::find()
+        .filter(cond)
+        .order_by_desc(opinions::Column::Id);
+    if let Some(first) = first {
+        if first == 0 || first > 500 {
+            return Err(Error::bad_input("first", "must be between 1 and 500"));
+        }
+        query = query.limit(first + 1);
+    }
+    let rows = query.all(db).await?;
+    let ids: Vec<i32> = rows.iter().filter_map(|o| o.user_id).collect();
+    let mut names = std::collections::HashMap::new();
+    for chunk in ids.chunks(1_000) {
+        for (id, name) in users::Entity::find()
+            .select_only()
+            .columns([users::Column::Id, users::Column::DisplayName])
+            .filter(users::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple::<(i32, String)>()
+            .all(db)
+            .await?
+        {
+            names.insert(id, name);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|opinion| {
+            let resident_name = opinion
+                .user_id
+                .and_then(|id| names.get(&id).cloned())
+                .or_else(|| opinion.proxy_name.clone());
+            OpinionRow {
+                opinion,
+                resident_name,
+            }
+        })
+        .collect())
+}
+
+/// The opinions as CSV (UTF-8 with BOM so spreadsheet programs in China
+/// open it correctly).
+///
+/// # Errors
+/// As [`list`].
+pub async fn export_csv(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    filter: &OpinionFilter,
+) -> Result<Vec<u8>> {
+    let rows = list(svc, actor, topic_id, filter, None, None).await?;
+    let options = topics::options(svc.db.reader(), topic_id).await?;
+    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let write_err = |e: csv::Error| Error::internal(e);
+    out.write_record([
+        "id",
+        "village_code",
+        "choice",
+        "reason",
+        "resident",
+        "proxy",
+        "revision",
+        "created_at",
+        "updated_at",
+    ])
+    .map_err(write_err)?;
+    for row in rows {
+        let o = row.opinion;
+        let choice = match Choice::parse_key(&o.choice) {
+            Some(Choice::Option(id)) => options
+                .iter()
+                .find(|opt| opt.id == id)
+                .map_or(o.choice.clone(), |opt| opt.label.clone()),
+            _ => o.choice.clone(),
+        };
+        out.write_record([
+            o.id.to_string(),
+            o.village_code,
+            choice,
+            o.reason.unwrap_or_default(),
+            row.resident_name.unwrap_or_default(),
+            o.proxy.to_string(),
+            o.revision.to_string(),
+            o.created_at.to_rfc3339(),
+            o.updated_at.to_rfc3339(),
+        ])
+        .map_err(write_err)?;
+    }
+    out.into_inner()
+        .map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))
+}
+
+/// Differences between the counters and a recount of the opinions, for
+/// `yishi check`: `(topic, village, choice, counter, recount)`.
+///
+/// # Errors
+/// Database errors.
+pub async fn counter_mismatches(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(i64, String, String, i64, i64)>> {
+    use std::collections::BTreeMap;
+    let counters: Vec<(i64, String, String, i64)> = tallies::Entity::find()
+        .select_only()
+        .columns([
+            tallies::Column::TopicId,
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?;
+    let recount: Vec<(i64, String, String, i64)> = opinions::Entity::find()
+        .select_only()
+        .columns([
+            opinions::Column::TopicId,
+            opinions::Column::VillageCode,
+            opinions::Column::Choice,
+        ])
+        .column_as(Expr::col(opinions::Column::Id).count(), "n")
+        .group_by(opinions::Column::TopicId)
+        .group_by(opinions::Column::VillageCode)
+        .group_by(opinions::Column::Choice)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut merged: BTreeMap<(i64, String, String), (i64, i64)> = BTreeMap::new();
+    for (t, v, c, n) in counters {
+        merged.entry((t, v, c)).or_default().0 = n;
+    }
+    for (t, v, c, n) in recount {
+        merged.entry((t, v, c)).or_default().1 = n;
+    }
+    Ok(merged
+        .into_iter()
+        .filter(|(_, (counter, recount))| counter != recount)
+        .map(|((t, v, c), (counter, recount))| (t, v, c, counter, recount))
+        .collect())
+}

@@ -1,0 +1,461 @@
+//! Results by division, rolled up by code prefix from the per-village
+//! counters, with participation, quorum, consensus and the communities whose
+//! majority dissents ("the greatest common divisor of what people want").
+//!
+//! Privacy: for anyone who is not an organiser or supervisor of the scope, a
+//! division with fewer than k responses is folded into its parent, so one
+//! dissenter in a small village cannot be singled out.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::authz::{Action, Actor};
+use super::divisions::{self, Level};
+use super::themes::{self, Theme};
+use super::topics::{self, Choice, Kind, Topic};
+use super::Services;
+use crate::entities::{opinions, tallies, topic_eligible};
+use crate::error::{Error, Result};
+
+/// Counts for one division (or a folded group of small divisions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DivisionResult {
+    /// The division's code; for a folded row, the parent the small
+    /// divisions were folded into.
+    pub code: String,
+    /// Responses per choice, in the topic's choice order (zeros included).
+    pub counts: Vec<(Choice, i64)>,
+    pub total: i64,
+    pub eligible: i64,
+    /// True when this row stands for divisions too small to show alone.
+    pub folded: bool,
+    /// How many divisions this row contains (1 unless folded).
+    pub divisions: usize,
+}
+
+impl DivisionResult {
+    fn new(code: String, choices: &[Choice]) -> Self {
+        Self {
+            code,
+            counts: choices.iter().map(|c| (c.clone(), 0)).collect(),
+            total: 0,
+            eligible: 0,
+            folded: false,
+            divisions: 1,
+        }
+    }
+
+    fn add(&mut self, other: &DivisionResult) {
+        for ((_, n), (_, m)) in self.counts.iter_mut().zip(&other.counts) {
+            *n += m;
+        }
+        self.total += other.total;
+        self.eligible += other.eligible;
+    }
+
+    pub fn count_of(&self, choice: &Choice) -> i64 {
+        self.counts
+            .iter()
+            .find(|(c, _)| c == choice)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Respondents over eligible residents, when anyone is eligible.
+    pub fn participation(&self) -> Option<f64> {
+        (self.eligible > 0).then(|| self.total as f64 / self.eligible as f64)
+    }
+
+    pub fn share(&self, choice: &Choice) -> Option<f64> {
+        (self.total > 0).then(|| self.count_of(choice) as f64 / self.total as f64)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicResults {
+    pub topic: Topic,
+    pub level: Level,
+    pub choices: Vec<Choice>,
+    /// The whole scope.
+    pub overall: DivisionResult,
+    pub rows: Vec<DivisionResult>,
+    /// Minimum participation (percent) the topic asks for, if any.
+    pub quorum_percent: Option<i32>,
+    /// Share agreeing in the least-agreeing village with at least k responses.
+    pub consensus: Option<f64>,
+    /// Villages (with at least k responses) whose majority dissents.
+    pub dissenting: Vec<String>,
+    /// k: the smallest cell shown on its own to the public.
+    pub min_cell: u32,
+    /// Whether small cells are shown as they are (organisers, supervisors).
+    pub full_detail: bool,
+}
+
+/// Results of a topic at `level`, optionally only within `within`.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown or invisible topic; `BAD_USER_INPUT` when the
+/// level is above the topic's scope or `within` lies outside it.
+pub async fn results(
+    svc: &Services,
+    viewer: Option<&Actor>,
+    topic_id: i64,
+    level: Level,
+    within: Option<&str>,
+) -> Result<TopicResults> {
+    let db = svc.db.reader();
+    let topic = topics::get_visible(svc, viewer, topic_id).await?;
+    let scope_level = divisions::level_of(&topic.scope_code).unwrap_or(Level::Village);
+    let level = level.max(scope_level);
+    let within = match within {
+        Some(code) => {
+            let code = divisions::normalize_code(code, "within")?;
+            if !divisions::contains(&topic.scope_code, &code) {
+                return Err(Error::bad_input(
+                    "within",
+                    "a division inside the topic's scope",
+                ));
+            }
+            code
+        }
+        None => topic.scope_code.clone(),
+    };
+    let full_detail = viewer.is_some_and(|a| {
+        a.may(Action::ManageTopics, &topic.scope_code)
+            || a.may(Action::ReadOpinions, &topic.scope_code)
+    });
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = topics::options(db, topic.id).await?;
+    let choices = kind.choices(&options);
+
+    // Village rows: counters and eligible counts, one indexed range each.
+    let counters: Vec<(String, String, i64)> = tallies::Entity::find()
+        .select_only()
+        .columns([
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ])
+        .filter(tallies::Column::TopicId.eq(topic.id))
+        .filter(tallies::Column::VillageCode.starts_with(&within))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let eligible: Vec<(String, i64)> = topic_eligible::Entity::find()
+        .select_only()
+        .columns([
+            topic_eligible::Column::VillageCode,
+            topic_eligible::Column::Count,
+        ])
+        .filter(topic_eligible::Column::TopicId.eq(topic.id))
+        .filter(topic_eligible::Column::VillageCode.starts_with(&within))
+        .into_tuple()
+        .all(db)
+        .await?;
+
+    let mut villages: BTreeMap<String, DivisionResult> = BTreeMap::new();
+    for (village, key, count) in counters {
+        let Some(choice) = Choice::parse_key(&key) else {
+            continue;
+        };
+        let row = villages
+            .entry(village.clone())
+            .or_insert_with(|| DivisionResult::new(village, &choices));
+        if let Some(slot) = row.counts.iter_mut().find(|(c, _)| *c == choice) {
+            slot.1 += count;
+            row.total += count;
+        }
+    }
+    for (village, count) in eligible {
+        villages
+            .entry(village.clone())
+            .or_insert_with(|| DivisionResult::new(village, &choices))
+            .eligible += count;
+    }
+
+    let k = i64::from(svc.settings.privacy_min_cell);
+    let mut overall = DivisionResult::new(within.clone(), &choices);
+    for row in villages.values() {
+        overall.add(row);
+    }
+    let (consensus, dissenting) = agreement(kind, &choices, &overall, villages.values(), k);
+
+    let rolled = roll_up(&villages, level, &choices);
+    let rows = if full_detail {
+        rolled
+    } else {
+        fold_small(
+            rolled,
+            level,
+            divisions::level_of(&within).unwrap_or(scope_level),
+            k,
+            &choices,
+        )
+    };
+    Ok(TopicResults {
+        quorum_percent: topic.quorum_percent,
+        topic,
+        level,
+        choices,
+        overall,
+        rows,
+        consensus,
+        dissenting,
+        min_cell: svc.settings.privacy_min_cell,
+        full_detail,
+    })
+}
+
+fn roll_up(
+    villages: &BTreeMap<String, DivisionResult>,
+    level: Level,
+    choices: &[Choice],
+) -> Vec<DivisionResult> {
+    let len = level.code_len();
+    let mut rows: BTreeMap<String, DivisionResult> = BTreeMap::new();
+    for (code, village) in villages {
+        let key = code[..len.min(code.len())].to_owned();
+        rows.entry(key.clone())
+            .or_insert_with(|| DivisionResult::new(key, choices))
+            .add(village);
+    }
+    rows.into_values().collect()
+}
+
+/// Folds rows with fewer than `k` responses into their parent, level by
+/// level, never above `top`.
+fn fold_small(
+    rows: Vec<DivisionResult>,
+    level: Level,
+    top: Level,
+    k: i64,
+    choices: &[Choice],
+) -> Vec<DivisionResult> {
+    let mut shown = Vec::new();
+    let mut pending: Vec<DivisionResult> = Vec::new();
+    for row in rows {
+        if row.total >= k || level <= top {
+            shown.push(row);
+        } else {
+            pending.push(row);
+        }
+    }
+    let mut current = level;
+    while !pending.is_empty() {
+        let Some(parent_level) = Level::ALL.iter().rev().copied().find(|l| *l < current) else {
+            break;
+        };
+        let len = parent_level.code_len();
+        let mut groups: BTreeMap<String, DivisionResult> = BTreeMap::new();
+        for row in pending.drain(..) {
+            let key = row.code[..len].to_owned();
+            let group = groups.entry(key.clone()).or_insert_with(|| {
+                let mut g = DivisionResult::new(key, choices);
+                g.folded = true;
+                g.divisions = 0;
+                g
+            });
+            group.add(&row);
+            group.divisions += row.divisions;
+        }
+        for (_, group) in groups {
+            if group.total >= k || parent_level <= top {
+                shown.push(group);
+            } else {
+                pending.push(group);
+            }
+        }
+        current = parent_level;
+    }
+    shown.sort_by(|a, b| (a.code.as_str(), a.folded).cmp(&(b.code.as_str(), b.folded)));
+    shown
+}
+
+/// The consensus figure and the villages whose majority dissents, counting
+/// only villages with at least `k` responses.
+fn agreement<'a>(
+    kind: Kind,
+    choices: &[Choice],
+    overall: &DivisionResult,
+    villages: impl Iterator<Item = &'a DivisionResult>,
+    k: i64,
+) -> (Option<f64>, Vec<String>) {
+    let agreeing: Vec<Choice> = match kind {
+        Kind::Open => return (None, Vec::new()),
+        Kind::Choice => {
+            // Agreement on a choice is agreement with the overall favourite.
+            let Some(leader) = choices
+                .iter()
+                .max_by_key(|c| overall.count_of(c))
+                .filter(|_| overall.total > 0)
+            else {
+                return (None, Vec::new());
+            };
+            vec![leader.clone()]
+        }
+        _ => choices
+            .iter()
+            .filter(|c| kind.agreeing(c))
+            .cloned()
+            .collect(),
+    };
+    let dissent = |row: &DivisionResult| -> i64 {
+        match kind {
+            Kind::Decision => row.count_of(&Choice::Oppose),
+            Kind::Appraisal => row.count_of(&Choice::Unsatisfied),
+            _ => row.total - agreeing.iter().map(|c| row.count_of(c)).sum::<i64>(),
+        }
+    };
+    let mut consensus: Option<f64> = None;
+    let mut dissenting = Vec::new();
+    for row in villages.filter(|r| r.total >= k) {
+        let agree = agreeing.iter().map(|c| row.count_of(c)).sum::<i64>() as f64 / row.total as f64;
+        consensus = Some(consensus.map_or(agree, |c: f64| c.min(agree)));
+        if dissent(row) * 2 > row.total {
+            dissenting.push(row.code.clone());
+        }
+    }
+    (consensus, dissenting)
+}
+
+/// The choices that count as dissent on `topic` before an outcome exists.
+fn dissent_keys(kind: Kind, results: Option<&TopicResults>) -> Vec<String> {
+    match kind {
+        Kind::Decision => vec![Choice::Oppose.key()],
+        Kind::Appraisal => vec![Choice::Unsatisfied.key()],
+        Kind::Open => vec![Choice::Suggestion.key()],
+        Kind::Choice => results
+            .and_then(|r| {
+                let leader = r.choices.iter().max_by_key(|c| r.overall.count_of(c))?;
+                Some(
+                    r.choices
+                        .iter()
+                        .filter(|c| *c != leader)
+                        .map(Choice::key)
+                        .collect(),
+                )
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Keywords in the reasons of dissenting opinions, for the organisers and
+/// supervisors of the topic, optionally within one division.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone else.
+pub async fn dissent_themes(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    within: Option<&str>,
+    top: usize,
+) -> Result<Vec<Theme>> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let results = if kind == Kind::Choice {
+        Some(results(svc, Some(actor), topic_id, Level::Village, None).await?)
+    } else {
+        None
+    };
+    let keys = dissent_keys(kind, results.as_ref());
+    let mut query = opinions::Entity::find()
+        .select_only()
+        .columns([opinions::Column::Id, opinions::Column::Reason])
+        .filter(opinions::Column::TopicId.eq(topic_id))
+        .filter(opinions::Column::Choice.is_in(keys))
+        .filter(opinions::Column::Reason.is_not_null());
+    if let Some(code) = within {
+        query = query.filter(
+            opinions::Column::VillageCode
+                .starts_with(divisions::normalize_code(code, "divisionCode")?),
+        );
+    }
+    let reasons: Vec<(i64, Option<String>)> = query.into_tuple().all(db).await?;
+    Ok(themes::dissent_themes(
+        reasons
+            .iter()
+            .filter_map(|(id, r)| r.as_deref().map(|r| (*id, r))),
+        top.clamp(1, 100),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(code: &str, support: i64, oppose: i64) -> DivisionResult {
+        let choices = [Choice::Support, Choice::Oppose, Choice::Abstain];
+        let mut r = DivisionResult::new(code.into(), &choices);
+        r.counts[0].1 = support;
+        r.counts[1].1 = oppose;
+        r.total = support + oppose;
+        r
+    }
+
+    fn choices() -> Vec<Choice> {
+        vec![Choice::Support, Choice::Oppose, Choice::Abstain]
+    }
+
+    #[test]
+    fn small_villages_fold_into_their_township() {
+        let rows = vec![
+            row("620123101201", 10, 2),
+            row("620123101202", 1, 1),
+            row("620123101203", 2, 1),
+        ];
+        let shown = fold_small(rows, Level::Village, Level::Township, 5, &choices());
+        assert_eq!(shown.len(), 2);
+        assert_eq!(shown[0].code, "620123101");
+        assert!(shown[0].folded);
+        assert_eq!((shown[0].total, shown[0].divisions), (5, 2));
+        assert_eq!(shown[1].code, "620123101201");
+    }
+
+    #[test]
+    fn a_folded_group_still_too_small_folds_further_up_but_not_past_the_scope() {
+        let rows = vec![row("620123101201", 1, 0), row("620123100001", 1, 1)];
+        let shown = fold_small(rows, Level::Village, Level::County, 5, &choices());
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].code, "620123");
+        assert_eq!(shown[0].total, 3, "shown at the scope even when small");
+    }
+
+    #[test]
+    fn consensus_is_the_least_agreeing_village_with_enough_responses() {
+        let overall = row("620123", 22, 8);
+        let villages = [
+            row("620123101201", 9, 1),
+            row("620123101202", 2, 6),
+            row("620123101203", 1, 1),
+        ];
+        let (consensus, dissenting) =
+            agreement(Kind::Decision, &choices(), &overall, villages.iter(), 5);
+        assert_eq!(consensus, Some(0.25));
+        assert_eq!(dissenting, ["620123101202"]);
+    }
+
+    #[test]
+    fn roll_up_sums_villages_by_prefix() {
+        let mut villages = BTreeMap::new();
+        for r in [
+            row("620123101201", 3, 1),
+            row("620123101202", 2, 2),
+            row("620123100001", 1, 0),
+        ] {
+            villages.insert(r.code.clone(), r);
+        }
+        let towns = roll_up(&villages, Level::Township, &choices());
+        assert_eq!(towns.len(), 2);
+        assert_eq!(
+            (
+                towns[1].code.as_str(),
+                towns[1].count_of(&Choice::Support),
+                towns[1].total
+            ),
+            ("620123101", 5, 8)
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! Moving a topic through the procedure, by an organiser or on time by the
+//! scheduler. Each move is a conditional update (`WHERE state = from`), so
+//! when several instances race to open the same topic exactly one wins and
+//! only the winner's side effects (emails, audit) commit.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
+};
+
+use super::model::{self, Eligibility, State, Topic};
+use crate::domain::authz::{Action, Actor};
+use crate::domain::{audit, Services};
+use crate::entities::topics;
+use crate::error::{Error, Result};
+use crate::events::Event;
+
+/// Who moves the topic.
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger<'a> {
+    Organiser(&'a Actor),
+    /// The scheduler, because a time was reached.
+    Schedule,
+}
+
+impl Trigger<'_> {
+    fn actor_id(&self) -> Option<i32> {
+        match self {
+            Trigger::Organiser(a) => Some(a.user_id),
+            Trigger::Schedule => None,
+        }
+    }
+
+    fn authorize(&self, topic: &Topic) -> Result<()> {
+        match self {
+            Trigger::Organiser(actor) => actor.require(Action::ManageTopics, &topic.scope_code),
+            Trigger::Schedule => Ok(()),
+        }
+    }
+}
+
+fn illegal(topic: &Topic, to: State) -> Error {
+    let allowed: Vec<&str> = State::sources_of(to).iter().map(|s| s.as_str()).collect();
+    Error::conflict(format!(
+        "cannot move topic {} from {} to {}: only a topic that is {} can",
+        topic.id,
+        topic.state,
+        to.as_str(),
+        allowed.join(" or ")
+    ))
+}
+
+/// Loads the topic inside `txn`, checks permission and that `to` is reachable.
+async fn begin_move(
+    svc: &Services,
+    trigger: Trigger<'_>,
+    id: i64,
+    to: State,
+) -> Result<(DatabaseTransaction, Topic, State)> {
+    let txn = svc.db.begin().await?;
+    let topic = model::get(&txn, id).await?;
+    trigger.authorize(&topic)?;
+    let from = State::parse(&topic.state)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown state {}", topic.state)))?;
+    if !from.can_move_to(to) {
+        return Err(illegal(&topic, to));
+    }
+    Ok((txn, topic, from))
+}
+
+/// The conditional update at the heart of every move.
+async fn set_state(
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    from: State,
+    to: State,
+    extra: Vec<(topics::Column, sea_orm::Value)>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut update = topics::Entity::update_many()
+        .col_expr(topics::Column::State, Expr::value(to.as_str()))
+        .col_expr(topics::Column::UpdatedAt, Expr::value(now));
+    for (col, value) in extra {
+        update = update.col_expr(col, Expr::value(value));
+    }
+    let moved = update
+        .filter(topics::Column::Id.eq(topic.id))
+        .filter(topics::Column::State.eq(from.as_str()))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if moved == 1 {
+        Ok(())
+    } else {
+        Err(Error::conflict(format!(
+            "topic {} changed state meanwhile; reload it",
+            topic.id
+        )))
+    }
+}
+
+async fn finish_move(
+    svc: &Services,
+    txn: DatabaseTransaction,
+    trigger: Trigger<'_>,
+    topic: &Topic,
+    to: State,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Topic> {
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: trigger.actor_id(),
+            action: match to {
+                State::Announced => "topic.announce",
+                State::Open => "topic.open",
+                State::Closed => "topic.close",
+                State::Withdrawn => "topic.withdraw",
+                State::Decided => "topic.decide",
+                State::Implementing => "topic.implement",
+                State::Completed => "topic.complete",
+                State::Draft => "topic.draft",
+            },
+            subject_type: "topic",
+            subject_id: topic.id.to_string(),
+            division_code: Some(topic.scope_code.clone()),
+            detail,
+        },
+        now,
+    )
+    .await?;
+    let updated = model::get(&txn, topic.id).await?;
+    txn.commit().await?;
+    svc.events
+        .publish(Event::TopicStateChanged {
+            topic_id: topic.id,
+            state: to.as_str().to_owned(),
+        })
+        .await;
+    Ok(updated)
+}
+
+/// Announces a draft: fixes the timetable and queues the advance notice
+/// (提前通报) to every eligible resident.
+///
+/// # Errors
+/// `CONFLICT` when not a draft; `BAD_USER_INPUT` when the times are missing
+/// or opening is closer than the notice period.
+pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
+    let now = svc.now();
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Announced).await?;
+    let opens_at = topic
+        .opens_at
+        .ok_or_else(|| Error::bad_input("opensAt", "set the opening time before announcing"))?;
+    let closes_at = topic
+        .closes_at
+        .ok_or_else(|| Error::bad_input("closesAt", "set the closing time before announcing"))?;
+    let earliest = now + svc.settings.notice_period;
+    if opens_at < earliest {
+        return Err(Error::bad_input(
+            "opensAt",
+            format!(
+                "residents must be notified {} hours before opening: open at {} or later",
+                svc.settings.notice_period.num_hours(),
+                earliest.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
+    if closes_at <= opens_at {
+        return Err(Error::bad_input(
+            "closesAt",
+            "closing must come after opening",
+        ));
+    }
+    set_state(
+        &txn,
+        &topic,
+        from,
+        State::Announced,
+        vec![
+            (topics::Column::AnnouncedAt, now.into()),
+            (
+                topics::Column::NoticeAt,
+                Some(topic.notice_at.unwrap_or(now).min(now)).into(),
+            ),
+        ],
+        now,
+    )
+    .await?;
+    let queued = queue_notice(&txn, &topic, opens_at, now).await?;
+    finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Announced,
+        serde_json::json!({ "notices_queued": queued }),
+        now,
+    )
+    .await
+}
+
+/// Queues one advance-notice email per eligible resident with one
+/// INSERT … SELECT, so a county-wide topic costs one statement, not a round
+/// trip per resident. The message body is rendered at delivery from the
+/// topic, so the payload is the same for everyone.
+async fn queue_notice(
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    opens_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let backend = txn.get_database_backend();
+    let payload = serde_json::json!({
+        "topic_id": topic.id,
+        "title": topic.title,
+        "scope_code": topic.scope_code,
+        "opens_at": opens_at.to_rfc3339(),
+        "closes_at": topic.closes_at.map(|c| c.to_rfc3339()),
+    })
+    .to_string();
+    let key_prefix = format!("topic_announced:topic:{}:", topic.id);
+    let concat = match backend {
+        sea_orm::DatabaseBackend::Postgres => "$1 || u.email",
+        _ => "?1 || u.email",
+    };
+    let (eligible_join, eligible_filter) = match Eligibility::parse(&topic.eligibility) {
+        Some(Eligibility::Stakeholders) => (
+            "JOIN topic_stakeholders s ON s.user_id = u.id",
+            format!("s.topic_id = {}", topic.id),
+        ),
+        _ => ("", "r.division_code LIKE $scope".to_owned()),
+    };
+    let p = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    let sql = format!(
+        "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
+         SELECT {concat}, 'topic_announced', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
+         FROM users u JOIN residencies r ON r.user_id = u.id AND r.status = 'approved' {eligible_join} \
+         WHERE {filter} \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        payload = p(2),
+        now = p(3),
+        filter = eligible_filter.replace("$scope", &p(4)),
+    );
+    let result = txn
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                key_prefix.into(),
+                payload.into(),
+                now.into(),
+                format!("{}%", topic.scope_code).into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Opens an announced topic for opinions. A technical topic needs a
+/// published expert assessment first.
+///
+/// # Errors
+/// `CONFLICT` when not announced or when a technical topic has no assessment.
+pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
+    let now = svc.now();
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Open).await?;
+    if topic.technical && !model::has_assessment(&txn, id).await? {
+        return Err(Error::conflict(
+            "a technical topic opens only after an expert or third-party assessment is published",
+        ));
+    }
+    set_state(
+        &txn,
+        &topic,
+        from,
+        State::Open,
+        vec![(topics::Column::OpenedAt, now.into())],
+        now,
+    )
+    .await?;
+    let eligible = snapshot_eligible(&txn, &topic).await?;
+    finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Open,
+        serde_json::json!({ "eligible": eligible }),
+        now,
+    )
+    .await
+}
+
+/// Closes an open topic; no more opinions.
+///
+/// # Errors
+/// `CONFLICT` when not open.
+pub async fn close(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
+    let now = svc.now();
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Closed).await?;
+    set_state(
+        &txn,
+        &topic,
+        from,
+        State::Closed,
+        vec![(topics::Column::ClosedAt, now.into())],
+        now,
+    )
+    .await?;
+    let eligible = snapshot_eligible(&txn, &topic).await?;
+    finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Closed,
+        serde_json::json!({ "eligible": eligible }),
+        now,
+    )
+    .await
+}
+
+/// Withdraws a topic before a decision, with a public reason.
+///
+/// # Errors
+/// `CONFLICT` once decided; `BAD_USER_INPUT` without a reason.
+pub async fn withdraw(svc: &Services, actor: &Actor, id: i64, reason: &str) -> Result<Topic> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2_000 {
+        return Err(Error::bad_input(
+            "reason",
+            "give a reason of 1 to 2000 characters",
+        ));
+    }
+    let now = svc.now();
+    let trigger = Trigger::Organiser(actor);
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Withdrawn).await?;
+    set_state(
+        &txn,
+        &topic,
+        from,
+        State::Withdrawn,
+        vec![
+            (topics::Column::WithdrawnAt, now.into()),
+            (topics::Column::WithdrawReason, reason.to_owned().into()),
+        ],
+        now,
+    )
+    .await?;
+    finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Withdrawn,
+        serde_json::json!({ "reason": reason }),
+        now,
+    )
+    .await
+}
+
+/// Counts eligible residents per village into `topic_eligible`, so results
+/// show participation without scanning residents.
+async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i64> {
+    let backend = txn.get_database_backend();
+    txn.execute(Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DatabaseBackend::Postgres => "DELETE FROM topic_eligible WHERE topic_id = $1",
+            _ => "DELETE FROM topic_eligible WHERE topic_id = ?1",
+        },
+        [topic.id.into()],
+    ))
+    .await?;
+    let p = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    let sql = match Eligibility::parse(&topic.eligibility) {
+        Some(Eligibility::Stakeholders) => format!(
+            "INSERT INTO topic_eligible (topic_id, village_code, count) \
+             SELECT {0}, r.division_code, COUNT(*) FROM topic_stakeholders s \
+             JOIN residencies r ON r.user_id = s.user_id AND r.status = 'approved' \
+             WHERE s.topic_id = {0} GROUP BY r.division_code",
+            p(1)
+        ),
+        _ => format!(
+            "INSERT INTO topic_eligible (topic_id, village_code, count) \
+             SELECT {}, division_code, COUNT(*) FROM residencies \
+             WHERE status = 'approved' AND division_code LIKE {} GROUP BY division_code",
+            p(1),
+            p(2)
+        ),
+    };
+    txn.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [topic.id.into(), format!("{}%", topic.scope_code).into()],
+    ))
+    .await?;
+    let total: Option<i64> = crate::entities::topic_eligible::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::col(crate::entities::topic_eligible::Column::Count).sum(),
+            "total",
+        )
+        .filter(crate::entities::topic_eligible::Column::TopicId.eq(topic.id))
+        .into_tuple::<Option<i64>>()
+        .one(txn)
+        .await?
+        .flatten();
+    Ok(total.unwrap_or(0))
+}
+
+/// Performs every move whose time has come: announce drafts at `noticeAt`,
+/// open at `opensAt`, close at `closesAt`. Safe to run on several instances
+/// at once. Returns how many topics moved.
+///
+/// # Errors
+/// Database errors while looking for due topics; a failing single move is
+/// logged and skipped.
+pub async fn run_due(svc: &Services) -> Result<usize> {
+    let now = svc.now();
+    let due = |state: State, col: topics::Column| {
+        topics::Entity::find()
+            .select_only()
+            .column(topics::Column::Id)
+            .filter(topics::Column::State.eq(state.as_str()))
+            .filter(col.lte(now))
+            .into_tuple::<i64>()
+            .all(svc.db.reader())
+    };
+    let to_announce = due(State::Draft, topics::Column::NoticeAt).await?;
+    let to_open = due(State::Announced, topics::Column::OpensAt).await?;
+    let to_close = due(State::Open, topics::Column::ClosesAt).await?;
+    let mut moved = 0;
+    for id in to_announce {
+        moved += report(announce(svc, Trigger::Schedule, id).await, id, "announce");
+    }
+    for id in to_open {
+        moved += report(open(svc, Trigger::Schedule, id).await, id, "open");
+    }
+    for id in to_close {
+        moved += report(close(svc, Trigger::Schedule, id).await, id, "close");
+    }
+    Ok(moved)
+}
+
+fn report(result: Result<Topic>, id: i64, what: &str) -> usize {
+    match result {
+        Ok(_) => 1,
+        // Another instance got there first, or the topic is not ready (a
+        // technical topic waiting for its assessment): try again next tick.
+        Err(Error::Conflict(reason)) => {
+            tracing::debug!(topic_id = id, %reason, "scheduled {what} not done");
+            0
+        }
+        Err(err) => {
+            tracing::warn!(topic_id = id, error = ?err, "scheduled {what} failed");
+            0
+        }
+    }
+}
+
+/// Runs [`run_due`] every `interval` until the process ends.
+pub async fn scheduler_loop(svc: Services) {
+    let mut tick = tokio::time::interval(svc.settings.scheduler_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = run_due(&svc).await {
+            tracing::warn!(error = ?err, "scheduler pass failed");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Topics (议题) and the consultation procedure they go through:
+//! `DRAFT → ANNOUNCED → OPEN → CLOSED → DECIDED → IMPLEMENTING → COMPLETED`,
+//! or `WITHDRAWN` before a decision. The lifecycle table in [`State`] is the
+//! one place that says which move is legal.
+
+pub mod lifecycle;
+pub mod model;
+pub mod records;
+
+pub use lifecycle::{announce, close, open, run_due, withdraw, Trigger};
+pub use model::*;

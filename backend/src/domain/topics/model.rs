@@ -1,0 +1,749 @@
+//! What a topic is: kinds, categories, states, choices, and the checks on a
+//! draft.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::domain::authz::{Action, Actor};
+use crate::domain::divisions::{self, Level};
+use crate::domain::{audit, residency, Services};
+use crate::entities::{assessments, topic_options, topic_stakeholders, topics};
+use crate::error::{Error, Result};
+
+pub use topic_options::Model as TopicOption;
+pub use topics::Model as Topic;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Consultation content named by the policy (协商内容).
+    Category {
+        LandTransfer => "land_transfer",
+        PublicFacilities => "public_facilities",
+        TransportWater => "transport_water",
+        Ecology => "ecology",
+        LandAcquisitionDemolition => "land_acquisition_demolition",
+        ResidentConcern => "resident_concern",
+        PolicyImplementation => "policy_implementation",
+        LegallyRequired => "legally_required",
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// The form of consultation, which fixes what an opinion can be.
+    Kind {
+        /// Support, oppose or abstain (决策).
+        Decision => "decision",
+        /// One of 2–20 options.
+        Choice => "choice",
+        /// Democratic appraisal (民主评议).
+        Appraisal => "appraisal",
+        /// Free suggestions.
+        Open => "open",
+    }
+);
+
+string_enum!(
+    State {
+        Draft => "draft",
+        Announced => "announced",
+        Open => "open",
+        Closed => "closed",
+        Decided => "decided",
+        Implementing => "implementing",
+        Completed => "completed",
+        Withdrawn => "withdrawn",
+    }
+);
+
+string_enum!(
+    Eligibility {
+        /// Every verified resident living in the scope's subtree.
+        Residents => "residents",
+        /// An explicit list of users (e.g. the households whose land is affected).
+        Stakeholders => "stakeholders",
+    }
+);
+
+impl State {
+    /// The lifecycle: the states a topic may move to from this one.
+    pub const fn next(self) -> &'static [State] {
+        use State::*;
+        match self {
+            Draft => &[Announced, Withdrawn],
+            Announced => &[Open, Withdrawn],
+            Open => &[Closed, Withdrawn],
+            Closed => &[Decided, Withdrawn],
+            Decided => &[Implementing],
+            Implementing => &[Completed],
+            Completed | Withdrawn => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: State) -> bool {
+        self.next().contains(&to)
+    }
+
+    /// The states from which `to` can be reached (for error messages).
+    pub fn sources_of(to: State) -> Vec<State> {
+        State::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.can_move_to(to))
+            .collect()
+    }
+
+    /// Whether the public may see the topic (drafts are the organisers').
+    pub const fn is_public(self) -> bool {
+        !matches!(self, State::Draft)
+    }
+}
+
+/// A stance or option an opinion takes, as stored in `opinions.choice`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Choice {
+    Support,
+    Oppose,
+    Abstain,
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+    Option(i64),
+    /// The one choice of an `OPEN` topic: the reason is the suggestion.
+    Suggestion,
+}
+
+impl Choice {
+    pub fn key(&self) -> String {
+        match self {
+            Self::Support => "support".into(),
+            Self::Oppose => "oppose".into(),
+            Self::Abstain => "abstain".into(),
+            Self::Satisfied => "satisfied".into(),
+            Self::BasicallySatisfied => "basically_satisfied".into(),
+            Self::Unsatisfied => "unsatisfied".into(),
+            Self::Option(id) => format!("option:{id}"),
+            Self::Suggestion => "suggestion".into(),
+        }
+    }
+
+    pub fn parse_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "support" => Self::Support,
+            "oppose" => Self::Oppose,
+            "abstain" => Self::Abstain,
+            "satisfied" => Self::Satisfied,
+            "basically_satisfied" => Self::BasicallySatisfied,
+            "unsatisfied" => Self::Unsatisfied,
+            "suggestion" => Self::Suggestion,
+            other => Self::Option(other.strip_prefix("option:")?.parse().ok()?),
+        })
+    }
+
+    /// Whether this choice dissents before any outcome is adopted (the
+    /// reason-required rule): opposing a decision, unsatisfied appraisal.
+    pub fn is_dissent(&self) -> bool {
+        matches!(self, Self::Oppose | Self::Unsatisfied)
+    }
+}
+
+impl Kind {
+    /// The choices open to a resident on a topic of this kind.
+    pub fn choices(self, options: &[TopicOption]) -> Vec<Choice> {
+        match self {
+            Kind::Decision => vec![Choice::Support, Choice::Oppose, Choice::Abstain],
+            Kind::Appraisal => vec![
+                Choice::Satisfied,
+                Choice::BasicallySatisfied,
+                Choice::Unsatisfied,
+            ],
+            Kind::Choice => options.iter().map(|o| Choice::Option(o.id)).collect(),
+            Kind::Open => vec![Choice::Suggestion],
+        }
+    }
+
+    /// The choice that counts as agreement when measuring consensus.
+    pub fn agreeing(self, choice: &Choice) -> bool {
+        matches!(
+            choice,
+            Choice::Support | Choice::Satisfied | Choice::BasicallySatisfied
+        )
+    }
+}
+
+/// What an organiser fills in to create or edit a draft.
+#[derive(Debug, Clone, Default)]
+pub struct TopicDraft {
+    pub title: String,
+    pub body: String,
+    pub category: Option<Category>,
+    pub kind: Option<Kind>,
+    pub scope_code: String,
+    pub technical: bool,
+    pub reason_required_for_dissent: bool,
+    pub quorum_percent: Option<i32>,
+    pub eligibility: Option<Eligibility>,
+    pub stakeholder_user_ids: Vec<i32>,
+    pub options: Vec<String>,
+    pub notice_at: Option<DateTime<Utc>>,
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+}
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_BODY: usize = 20_000;
+pub const MIN_OPTIONS: usize = 2;
+pub const MAX_OPTIONS: usize = 20;
+pub const MAX_STAKEHOLDERS: usize = 10_000;
+
+/// A draft that passed its checks.
+#[derive(Debug, Clone)]
+struct ValidDraft {
+    title: String,
+    body: String,
+    category: Category,
+    kind: Kind,
+    scope_code: String,
+    eligibility: Eligibility,
+    options: Vec<String>,
+    stakeholders: Vec<i32>,
+}
+
+fn validate(draft: &TopicDraft) -> Result<ValidDraft> {
+    let title = draft.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > MAX_TITLE {
+        return Err(Error::bad_input(
+            "title",
+            format!("a title has 1 to {MAX_TITLE} characters"),
+        ));
+    }
+    let body = draft.body.trim().to_owned();
+    if body.is_empty() || body.chars().count() > MAX_BODY {
+        return Err(Error::bad_input(
+            "body",
+            format!("the background has 1 to {MAX_BODY} characters"),
+        ));
+    }
+    let category = draft
+        .category
+        .ok_or_else(|| Error::bad_input("category", "choose a category"))?;
+    let kind = draft
+        .kind
+        .ok_or_else(|| Error::bad_input("kind", "choose a kind"))?;
+    let scope_code = divisions::normalize_code(&draft.scope_code, "scopeCode")?;
+    if !matches!(
+        divisions::level_of(&scope_code),
+        Some(Level::Village | Level::Township | Level::County)
+    ) {
+        return Err(Error::bad_input(
+            "scopeCode",
+            "a topic is scoped to a village/community, a township/street or a county",
+        ));
+    }
+    let options: Vec<String> = draft.options.iter().map(|o| o.trim().to_owned()).collect();
+    if kind == Kind::Choice {
+        if !(MIN_OPTIONS..=MAX_OPTIONS).contains(&options.len()) {
+            return Err(Error::bad_input(
+                "options",
+                format!("a choice topic has {MIN_OPTIONS} to {MAX_OPTIONS} options"),
+            ));
+        }
+        if options
+            .iter()
+            .any(|o| o.is_empty() || o.chars().count() > 200)
+        {
+            return Err(Error::bad_input(
+                "options",
+                "each option has 1 to 200 characters",
+            ));
+        }
+        let mut unique = options.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != options.len() {
+            return Err(Error::bad_input(
+                "options",
+                "options must differ from each other",
+            ));
+        }
+    } else if !options.is_empty() {
+        return Err(Error::bad_input(
+            "options",
+            "only a CHOICE topic has options",
+        ));
+    }
+    if let Some(q) = draft.quorum_percent {
+        if !(1..=100).contains(&q) {
+            return Err(Error::bad_input(
+                "quorumPercent",
+                "a quorum is 1 to 100 percent",
+            ));
+        }
+    }
+    let eligibility = draft.eligibility.unwrap_or(Eligibility::Residents);
+    let mut stakeholders = draft.stakeholder_user_ids.clone();
+    stakeholders.sort_unstable();
+    stakeholders.dedup();
+    match eligibility {
+        Eligibility::Residents if !stakeholders.is_empty() => {
+            return Err(Error::bad_input(
+                "stakeholderUserIds",
+                "a stakeholder list needs eligibility STAKEHOLDERS",
+            ));
+        }
+        Eligibility::Stakeholders if stakeholders.len() > MAX_STAKEHOLDERS => {
+            return Err(Error::bad_input(
+                "stakeholderUserIds",
+                format!("at most {MAX_STAKEHOLDERS} stakeholders"),
+            ));
+        }
+        _ => {}
+    }
+    if let (Some(opens), Some(closes)) = (draft.opens_at, draft.closes_at) {
+        if closes <= opens {
+            return Err(Error::bad_input(
+                "closesAt",
+                "closing must come after opening",
+            ));
+        }
+    }
+    if let (Some(notice), Some(opens)) = (draft.notice_at, draft.opens_at) {
+        if notice >= opens {
+            return Err(Error::bad_input(
+                "noticeAt",
+                "the notice must come before opening",
+            ));
+        }
+    }
+    Ok(ValidDraft {
+        title,
+        body,
+        category,
+        kind,
+        scope_code,
+        eligibility,
+        options,
+        stakeholders,
+    })
+}
+
+/// Creates a draft topic in the organiser's division.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for any invalid field; `FORBIDDEN` outside the
+/// organiser's division; `NOT_FOUND` for an unknown scope.
+pub async fn create(svc: &Services, actor: &Actor, draft: TopicDraft) -> Result<Topic> {
+    let valid = validate(&draft)?;
+    actor.require(Action::ManageTopics, &valid.scope_code)?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    divisions::get(&txn, &valid.scope_code).await?;
+    let topic = topics::ActiveModel {
+        title: Set(valid.title.clone()),
+        body: Set(valid.body.clone()),
+        category: Set(valid.category.as_str().to_owned()),
+        kind: Set(valid.kind.as_str().to_owned()),
+        scope_code: Set(valid.scope_code.clone()),
+        technical: Set(draft.technical),
+        reason_required_for_dissent: Set(draft.reason_required_for_dissent),
+        quorum_percent: Set(draft.quorum_percent),
+        eligibility: Set(valid.eligibility.as_str().to_owned()),
+        state: Set(State::Draft.as_str().to_owned()),
+        notice_at: Set(draft.notice_at),
+        opens_at: Set(draft.opens_at),
+        closes_at: Set(draft.closes_at),
+        announced_at: Set(None),
+        opened_at: Set(None),
+        closed_at: Set(None),
+        withdrawn_at: Set(None),
+        withdraw_reason: Set(None),
+        created_by: Set(actor.user_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    write_children(&txn, topic.id, &valid).await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "topic.create",
+            subject_type: "topic",
+            subject_id: topic.id.to_string(),
+            division_code: Some(topic.scope_code.clone()),
+            detail: serde_json::json!({ "title": topic.title, "kind": topic.kind }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(topic)
+}
+
+/// Replaces every field of a draft.
+///
+/// # Errors
+/// As [`create`]; `CONFLICT` when the topic is no longer a draft.
+pub async fn update(svc: &Services, actor: &Actor, id: i64, draft: TopicDraft) -> Result<Topic> {
+    let valid = validate(&draft)?;
+    actor.require(Action::ManageTopics, &valid.scope_code)?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let existing = get(&txn, id).await?;
+    actor.require(Action::ManageTopics, &existing.scope_code)?;
+    if existing.state != State::Draft.as_str() {
+        return Err(Error::conflict(format!(
+            "only a draft can be edited; this topic is {}",
+            existing.state
+        )));
+    }
+    divisions::get(&txn, &valid.scope_code).await?;
+    let mut active: topics::ActiveModel = existing.into();
+    active.title = Set(valid.title.clone());
+    active.body = Set(valid.body.clone());
+    active.category = Set(valid.category.as_str().to_owned());
+    active.kind = Set(valid.kind.as_str().to_owned());
+    active.scope_code = Set(valid.scope_code.clone());
+    active.technical = Set(draft.technical);
+    active.reason_required_for_dissent = Set(draft.reason_required_for_dissent);
+    active.quorum_percent = Set(draft.quorum_percent);
+    active.eligibility = Set(valid.eligibility.as_str().to_owned());
+    active.notice_at = Set(draft.notice_at);
+    active.opens_at = Set(draft.opens_at);
+    active.closes_at = Set(draft.closes_at);
+    active.updated_at = Set(now);
+    let topic = active.update(&txn).await?;
+    topic_options::Entity::delete_many()
+        .filter(topic_options::Column::TopicId.eq(id))
+        .exec(&txn)
+        .await?;
+    topic_stakeholders::Entity::delete_many()
+        .filter(topic_stakeholders::Column::TopicId.eq(id))
+        .exec(&txn)
+        .await?;
+    write_children(&txn, id, &valid).await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "topic.update",
+            subject_type: "topic",
+            subject_id: id.to_string(),
+            division_code: Some(topic.scope_code.clone()),
+            detail: serde_json::json!({ "title": topic.title }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(topic)
+}
+
+async fn write_children(
+    db: &impl ConnectionTrait,
+    topic_id: i64,
+    valid: &ValidDraft,
+) -> Result<()> {
+    if !valid.options.is_empty() {
+        topic_options::Entity::insert_many(valid.options.iter().enumerate().map(|(i, label)| {
+            topic_options::ActiveModel {
+                topic_id: Set(topic_id),
+                position: Set(i as i32 + 1),
+                label: Set(label.clone()),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    for chunk in valid.stakeholders.chunks(1_000) {
+        let known = crate::entities::users::Entity::find()
+            .filter(crate::entities::users::Column::Id.is_in(chunk.iter().copied()))
+            .count(db)
+            .await?;
+        if known != chunk.len() as u64 {
+            return Err(Error::bad_input(
+                "stakeholderUserIds",
+                "some stakeholder ids are not users",
+            ));
+        }
+        topic_stakeholders::Entity::insert_many(chunk.iter().map(|&user_id| {
+            topic_stakeholders::ActiveModel {
+                topic_id: Set(topic_id),
+                user_id: Set(user_id),
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One topic by id, whatever its state.
+///
+/// # Errors
+/// `NOT_FOUND`.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Topic> {
+    topics::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("topic {id}")))
+}
+
+/// A topic as `viewer` may see it: drafts only to those who manage or
+/// supervise the scope.
+///
+/// # Errors
+/// `NOT_FOUND` also for a draft the viewer may not see (no existence leak).
+pub async fn get_visible(svc: &Services, viewer: Option<&Actor>, id: i64) -> Result<Topic> {
+    let topic = get(svc.db.reader(), id).await?;
+    if is_visible(&topic, viewer) {
+        Ok(topic)
+    } else {
+        Err(Error::not_found(format!("topic {id}")))
+    }
+}
+
+pub fn is_visible(topic: &Topic, viewer: Option<&Actor>) -> bool {
+    State::parse(&topic.state).is_some_and(State::is_public)
+        || viewer.is_some_and(|a| {
+            a.may(Action::ManageTopics, &topic.scope_code)
+                || a.may(Action::ReadOpinions, &topic.scope_code)
+        })
+}
+
+pub async fn options(db: &impl ConnectionTrait, topic_id: i64) -> Result<Vec<TopicOption>> {
+    Ok(topic_options::Entity::find()
+        .filter(topic_options::Column::TopicId.eq(topic_id))
+        .order_by_asc(topic_options::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// Whether the topic has at least one published expert assessment.
+pub async fn has_assessment(db: &impl ConnectionTrait, topic_id: i64) -> Result<bool> {
+    Ok(assessments::Entity::find()
+        .filter(assessments::Column::TopicId.eq(topic_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Why a user may not give an opinion on `topic`, if they may not.
+///
+/// # Errors
+/// `FORBIDDEN` saying why; database errors.
+pub async fn check_eligible(
+    db: &impl ConnectionTrait,
+    topic: &Topic,
+    user_id: i32,
+) -> Result<String> {
+    let home = residency::current(db, user_id).await?.ok_or_else(|| {
+        Error::forbidden(
+            "only verified residents take part; ask your village to verify your residency",
+        )
+    })?;
+    match Eligibility::parse(&topic.eligibility) {
+        Some(Eligibility::Stakeholders) => {
+            let listed = topic_stakeholders::Entity::find_by_id((topic.id, user_id))
+                .one(db)
+                .await?
+                .is_some();
+            if !listed {
+                return Err(Error::forbidden(
+                    "this topic is open to its listed stakeholders only",
+                ));
+            }
+        }
+        _ => {
+            if !divisions::contains(&topic.scope_code, &home.division_code) {
+                return Err(Error::forbidden(
+                    "this topic is for residents of another division",
+                ));
+            }
+        }
+    }
+    Ok(home.division_code)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TopicFilter {
+    /// Topics a resident of this division takes part in: scoped to it or to
+    /// a division above it.
+    pub for_division: Option<String>,
+    /// Topics scoped anywhere inside this division (organisers).
+    pub within_division: Option<String>,
+    pub states: Vec<State>,
+    pub category: Option<Category>,
+}
+
+/// Topics matching `filter` that `viewer` may see, newest first, `first`
+/// after id `after` (one extra row signals a next page).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for malformed codes or page size.
+pub async fn list(
+    svc: &Services,
+    viewer: Option<&Actor>,
+    filter: &TopicFilter,
+    first: u64,
+    after: Option<i64>,
+) -> Result<Vec<Topic>> {
+    if first == 0 || first > 100 {
+        return Err(Error::bad_input("first", "must be between 1 and 100"));
+    }
+    let mut cond = Condition::all();
+    if let Some(code) = &filter.for_division {
+        let code = divisions::normalize_code(code, "forDivision")?;
+        let mut codes = divisions::ancestor_codes(&code);
+        codes.push(code);
+        cond = cond.add(topics::Column::ScopeCode.is_in(codes));
+    }
+    if let Some(code) = &filter.within_division {
+        let code = divisions::normalize_code(code, "withinDivision")?;
+        cond = cond.add(topics::Column::ScopeCode.starts_with(&code));
+    }
+    if !filter.states.is_empty() {
+        cond = cond.add(topics::Column::State.is_in(filter.states.iter().map(|s| s.as_str())));
+    }
+    if let Some(category) = filter.category {
+        cond = cond.add(topics::Column::Category.eq(category.as_str()));
+    }
+    // Drafts only within the viewer's managed or supervised divisions.
+    let mut visible = Condition::any().add(topics::Column::State.ne(State::Draft.as_str()));
+    if let Some(actor) = viewer {
+        for code in actor
+            .scopes(Action::ManageTopics)
+            .into_iter()
+            .chain(actor.scopes(Action::ReadOpinions))
+        {
+            visible = visible.add(topics::Column::ScopeCode.starts_with(code));
+        }
+    }
+    cond = cond.add(visible);
+    if let Some(after) = after {
+        cond = cond.add(topics::Column::Id.lt(after));
+    }
+    Ok(topics::Entity::find()
+        .filter(cond)
+        .order_by_desc(topics::Column::Id)
+        .limit(first + 1)
+        .all(svc.db.reader())
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> TopicDraft {
+        TopicDraft {
+            title: "村道硬化".into(),
+            body: "拟对三组至五组村道进行硬化。".into(),
+            category: Some(Category::TransportWater),
+            kind: Some(Kind::Decision),
+            scope_code: "620123101201".into(),
+            ..TopicDraft::default()
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_moves_forward_only() {
+        assert!(State::Draft.can_move_to(State::Announced));
+        assert!(!State::Draft.can_move_to(State::Open));
+        assert!(State::Closed.can_move_to(State::Withdrawn));
+        assert!(!State::Decided.can_move_to(State::Withdrawn));
+        assert!(State::Completed.next().is_empty());
+        assert_eq!(
+            State::sources_of(State::Withdrawn),
+            [State::Draft, State::Announced, State::Open, State::Closed]
+        );
+    }
+
+    #[test]
+    fn choice_keys_round_trip() {
+        for c in [
+            Choice::Support,
+            Choice::BasicallySatisfied,
+            Choice::Option(42),
+            Choice::Suggestion,
+        ] {
+            assert_eq!(Choice::parse_key(&c.key()), Some(c));
+        }
+        assert_eq!(Choice::parse_key("option:x"), None);
+    }
+
+    #[test]
+    fn a_choice_topic_needs_two_to_twenty_distinct_options() {
+        let mut d = draft();
+        d.kind = Some(Kind::Choice);
+        d.options = vec!["甲".into()];
+        assert!(matches!(
+            validate(&d),
+            Err(Error::BadInput {
+                field: Some("options"),
+                ..
+            })
+        ));
+        d.options = vec!["甲".into(), "甲".into()];
+        assert!(validate(&d).is_err());
+        d.options = (0..21).map(|i| i.to_string()).collect();
+        assert!(validate(&d).is_err());
+        d.options = vec!["甲".into(), "乙".into()];
+        assert!(validate(&d).is_ok());
+    }
+
+    #[test]
+    fn a_topic_is_scoped_to_a_village_township_or_county() {
+        let mut d = draft();
+        d.scope_code = "6201".into();
+        assert!(matches!(
+            validate(&d),
+            Err(Error::BadInput {
+                field: Some("scopeCode"),
+                ..
+            })
+        ));
+        d.scope_code = "620123".into();
+        assert!(validate(&d).is_ok());
+    }
+
+    #[test]
+    fn closing_must_follow_opening() {
+        let mut d = draft();
+        let now = Utc::now();
+        d.opens_at = Some(now);
+        d.closes_at = Some(now);
+        assert!(matches!(
+            validate(&d),
+            Err(Error::BadInput {
+                field: Some("closesAt"),
+                ..
+            })
+        ));
+    }
+}
