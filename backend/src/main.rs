@@ -51,6 +51,9 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Verify the result counters against the opinions; exits non-zero on
+    /// any difference.
+    Check,
 }
 
 #[tokio::main]
@@ -105,10 +108,24 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "Yishi serving on http://{bind} ({})",
                 services.settings.public_url
             );
+            tokio::spawn(yishi::domain::topics::scheduler_loop(services.clone()));
             axum::serve(listener, yishi::build_app(services.clone()))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
             services.db.close().await;
+        }
+        Command::Check => {
+            let mismatches = yishi::domain::opinions::counter_mismatches(services.db.reader())
+                .await
+                .map_err(domain_error)?;
+            if mismatches.is_empty() {
+                println!("counters match the opinions");
+            } else {
+                for (topic, village, choice, counter, recount) in &mismatches {
+                    println!("topic {topic} village {village} {choice}: counter {counter}, opinions {recount}");
+                }
+                anyhow::bail!("{} counter(s) differ from the opinions", mismatches.len());
+            }
         }
         Command::ImportDivisions { file } => {
             let bar = indicatif::ProgressBar::new(0);

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod residency;
 pub mod results;
 pub mod roles;
+pub mod suggestions;
 pub mod themes;
 pub mod topics;
 

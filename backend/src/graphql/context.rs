@@ -115,3 +115,15 @@ pub fn optional_user_id(ctx: &Context<'_>) -> Result<Option<i32>> {
         auth.user_id().map(Some)
     }
 }
+
+/// The actor for a request with a valid token, `None` when anonymous.
+///
+/// # Errors
+/// `UNAUTHENTICATED` when a token was sent but is not valid.
+pub async fn optional_actor<'a>(ctx: &Context<'a>) -> Result<Option<&'a Actor>> {
+    if auth(ctx).is_anonymous() {
+        Ok(None)
+    } else {
+        actor(ctx).await.map(Some)
+    }
+}

@@ -6,9 +6,11 @@ mod divisions;
 pub mod error;
 mod residency;
 mod roles;
+mod suggestions;
+pub mod topics;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::domain::Services;
 
@@ -18,6 +20,8 @@ pub struct Query(
     divisions::DivisionsQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
+    suggestions::SuggestionsQuery,
+    topics::TopicsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -25,9 +29,14 @@ pub struct Mutation(
     accounts::AccountsMutation,
     residency::ResidencyMutation,
     roles::RolesMutation,
+    suggestions::SuggestionsMutation,
+    topics::TopicsMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(topics::TopicsSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep one request from costing the server much: nesting,
 /// total complexity, and recursion while parsing.
@@ -36,11 +45,15 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 
 pub fn build_schema(services: Option<Services>) -> AppSchema {
     let production = services.as_ref().is_some_and(|s| s.settings.production);
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(20);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(20);
     if production {
         builder = builder.disable_introspection();
     }

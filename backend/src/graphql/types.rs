@@ -5,7 +5,7 @@ use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::context::services;
-use crate::domain::{accounts, authz, divisions, residency, roles};
+use crate::domain::{accounts, authz, divisions, residency, roles, topics};
 
 /// Parses an `ID` argument that names a numeric row id.
 ///
@@ -335,5 +335,51 @@ impl AuthPayload {
 
     async fn user(&self) -> User {
         User(self.0.user.clone())
+    }
+}
+
+/// Consultation content (协商内容).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TopicCategory {
+    LandTransfer,
+    PublicFacilities,
+    TransportWater,
+    Ecology,
+    LandAcquisitionDemolition,
+    ResidentConcern,
+    PolicyImplementation,
+    LegallyRequired,
+    Other,
+}
+
+impl From<TopicCategory> for topics::Category {
+    fn from(c: TopicCategory) -> Self {
+        match c {
+            TopicCategory::LandTransfer => Self::LandTransfer,
+            TopicCategory::PublicFacilities => Self::PublicFacilities,
+            TopicCategory::TransportWater => Self::TransportWater,
+            TopicCategory::Ecology => Self::Ecology,
+            TopicCategory::LandAcquisitionDemolition => Self::LandAcquisitionDemolition,
+            TopicCategory::ResidentConcern => Self::ResidentConcern,
+            TopicCategory::PolicyImplementation => Self::PolicyImplementation,
+            TopicCategory::LegallyRequired => Self::LegallyRequired,
+            TopicCategory::Other => Self::Other,
+        }
+    }
+}
+
+impl From<topics::Category> for TopicCategory {
+    fn from(c: topics::Category) -> Self {
+        match c {
+            topics::Category::LandTransfer => Self::LandTransfer,
+            topics::Category::PublicFacilities => Self::PublicFacilities,
+            topics::Category::TransportWater => Self::TransportWater,
+            topics::Category::Ecology => Self::Ecology,
+            topics::Category::LandAcquisitionDemolition => Self::LandAcquisitionDemolition,
+            topics::Category::ResidentConcern => Self::ResidentConcern,
+            topics::Category::PolicyImplementation => Self::PolicyImplementation,
+            topics::Category::LegallyRequired => Self::LegallyRequired,
+            topics::Category::Other => Self::Other,
+        }
     }
 }

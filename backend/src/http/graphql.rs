@@ -1,6 +1,8 @@
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::WebSocketUpgrade;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -43,4 +45,38 @@ async fn execute(state: &AppState, headers: &HeaderMap, req: GraphQLRequest) -> 
     let mut response = state.schema.execute(req.into_inner().data(auth)).await;
     label_uncoded_errors(&mut response);
     response.into()
+}
+
+/// `/graphql/ws`: subscriptions over graphql-transport-ws (and the older
+/// graphql-ws). The access token comes in the `connection_init` payload as
+/// `{"Authorization": "Bearer …"}` (or `authToken`).
+pub async fn ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    let jwt = state.services.jwt.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let header = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            payload
+                                .get("authToken")
+                                .and_then(|v| v.as_str())
+                                .map(|t| format!("Bearer {t}"))
+                        });
+                    let mut data = async_graphql::Data::default();
+                    data.insert(RequestAuth::from_header(header.as_deref(), &jwt));
+                    Ok(data)
+                })
+                .serve()
+        })
 }

@@ -1,6 +1,7 @@
 //! HTTP: routes, limits, static files. Handlers only translate; the work is
 //! in `graphql` and `domain`.
 
+mod export;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -42,6 +43,8 @@ pub fn build_app(services: Services) -> Router {
 
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(graphql::ws))
+        .route("/api/topics/{id}/opinions.csv", get(export::opinions_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

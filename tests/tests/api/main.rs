@@ -5,3 +5,4 @@ mod accounts;
 mod divisions;
 mod http;
 mod residency_and_roles;
+mod suggestions;

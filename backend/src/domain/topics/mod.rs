@@ -7,5 +7,6 @@ pub mod lifecycle;
 pub mod model;
 pub mod records;
 
+pub use lifecycle::scheduler_loop;
 pub use lifecycle::{announce, close, open, run_due, withdraw, Trigger};
 pub use model::*;

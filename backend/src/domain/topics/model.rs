@@ -355,11 +355,27 @@ fn validate(draft: &TopicDraft) -> Result<ValidDraft> {
 /// `BAD_USER_INPUT` for any invalid field; `FORBIDDEN` outside the
 /// organiser's division; `NOT_FOUND` for an unknown scope.
 pub async fn create(svc: &Services, actor: &Actor, draft: TopicDraft) -> Result<Topic> {
-    let valid = validate(&draft)?;
-    actor.require(Action::ManageTopics, &valid.scope_code)?;
     let now = svc.now();
     let txn = svc.db.begin().await?;
-    divisions::get(&txn, &valid.scope_code).await?;
+    let topic = create_in(&txn, actor, draft, now).await?;
+    txn.commit().await?;
+    Ok(topic)
+}
+
+/// As [`create`], inside the caller's transaction (adopting a suggestion
+/// creates its topic in the same transaction that marks it adopted).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_in(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    draft: TopicDraft,
+    now: DateTime<Utc>,
+) -> Result<Topic> {
+    let valid = validate(&draft)?;
+    actor.require(Action::ManageTopics, &valid.scope_code)?;
+    divisions::get(db, &valid.scope_code).await?;
     let topic = topics::ActiveModel {
         title: Set(valid.title.clone()),
         body: Set(valid.body.clone()),
@@ -384,11 +400,11 @@ pub async fn create(svc: &Services, actor: &Actor, draft: TopicDraft) -> Result<
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(db)
     .await?;
-    write_children(&txn, topic.id, &valid).await?;
+    write_children(db, topic.id, &valid).await?;
     audit::record(
-        &txn,
+        db,
         audit::Entry {
             actor_user_id: Some(actor.user_id),
             action: "topic.create",
@@ -400,7 +416,6 @@ pub async fn create(svc: &Services, actor: &Actor, draft: TopicDraft) -> Result<
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(topic)
 }
 

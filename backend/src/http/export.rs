@@ -1,0 +1,68 @@
+//! File downloads for organisers (CSV), authenticated like the API.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::domain::authz::Actor;
+use crate::domain::opinions::{self, OpinionFilter};
+use crate::error::Error;
+use crate::graphql::context::RequestAuth;
+
+/// `GET /api/topics/{id}/opinions.csv` with `Authorization: Bearer …`.
+pub async fn opinions_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let topic_id: i64 = id
+            .trim_end_matches(".csv")
+            .parse()
+            .map_err(|_| Error::bad_input("topicId", "not a topic id"))?;
+        let auth = RequestAuth::from_header(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+            &state.services.jwt,
+        );
+        let actor = Actor::load(state.services.db.reader(), auth.user_id()?).await?;
+        opinions::export_csv(&state.services, &actor, topic_id, &OpinionFilter::default())
+            .await
+            .map(|csv| (topic_id, csv))
+    }
+    .await;
+    match result {
+        Ok((topic_id, csv)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"topic-{topic_id}-opinions.csv\""),
+                ),
+            ],
+            csv,
+        )
+            .into_response(),
+        Err(err) => error_response(err),
+    }
+}
+
+/// A JSON error with the same codes as the GraphQL API.
+pub fn error_response(err: Error) -> Response {
+    let status = match &err {
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::BadInput { .. } => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let body = serde_json::json!({ "error": err.public_message(), "code": err.code() });
+    (status, axum::Json(body)).into_response()
+}
