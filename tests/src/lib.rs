@@ -381,3 +381,30 @@ pub fn error_code(resp: &Value) -> Option<&str> {
 pub fn error_field(resp: &Value) -> Option<&str> {
     resp["errors"][0]["extensions"]["field"].as_str()
 }
+
+/// A verified resident of `village` written straight into the database (no
+/// password hashing), with a real access token: for tests that need many.
+pub async fn fast_resident(app: &TestApp, village: &str) -> (i32, String) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let now = app.services.now();
+    let user = yishi::entities::users::ActiveModel {
+        email: Set(TestApp::unique_email("fast")),
+        password_hash: Set(
+            "$argon2id$v=19$m=256,t=2,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        ),
+        display_name: Set("居民".to_owned()),
+        locale: Set("zh-CN".to_owned()),
+        email_verified_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(app.services.db.writer())
+    .await
+    .expect("insert user");
+    yishi::domain::residency::grant(&app.services, user.id, village)
+        .await
+        .unwrap_or_else(|e| panic!("grant residency: {e:?}"));
+    let (token, _) = app.services.jwt.issue(user.id, chrono::Utc::now());
+    (user.id, token)
+}

@@ -6,3 +6,4 @@ mod divisions;
 mod http;
 mod residency_and_roles;
 mod suggestions;
+mod topics;

@@ -405,17 +405,16 @@ async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i
         [topic.id.into(), format!("{}%", topic.scope_code).into()],
     ))
     .await?;
-    let total: Option<i64> = crate::entities::topic_eligible::Entity::find()
-        .select_only()
-        .column_as(
-            Expr::col(crate::entities::topic_eligible::Column::Count).sum(),
-            "total",
-        )
-        .filter(crate::entities::topic_eligible::Column::TopicId.eq(topic.id))
-        .into_tuple::<Option<i64>>()
-        .one(txn)
+    // CAST: PostgreSQL sums BIGINT into NUMERIC.
+    let total = txn
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM topic_eligible WHERE topic_id = {}", p(1)),
+            [topic.id.into()],
+        ))
         .await?
-        .flatten();
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .transpose()?;
     Ok(total.unwrap_or(0))
 }
 
