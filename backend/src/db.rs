@@ -23,6 +23,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long SQLite waits on a lock held by another process (e.g. the CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The PostgreSQL advisory lock held while migrating (`yishi_mg` in ASCII).
+const MIGRATION_LOCK: i64 = 0x7969_7368_695f_6d67;
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -100,9 +102,23 @@ impl Db {
     /// # Errors
     /// When a migration fails.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        migration::Migrator::up(&self.writer, None)
+        if self.backend() != DatabaseBackend::Postgres {
+            return migration::Migrator::up(&self.writer, None)
+                .await
+                .context("migration failed");
+        }
+        // Instances starting together would apply the same migrations side
+        // by side, and all but one fail. The migrations run in one
+        // transaction on PostgreSQL; an advisory lock taken in it first makes
+        // the others wait, then find nothing left to do.
+        let txn = self.writer.begin().await.context("migration failed")?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
             .await
-            .context("migration failed")
+            .context("cannot take the migration lock")?;
+        migration::Migrator::up(&txn, None)
+            .await
+            .context("migration failed")?;
+        txn.commit().await.context("migration failed")
     }
 
     /// For reads that need not see the very latest write.

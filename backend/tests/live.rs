@@ -1,0 +1,751 @@
+//! Live results (`topicResults` over `/graphql/ws`) against real `yishi serve`
+//! processes: on one SQLite instance, and across two instances sharing one
+//! PostgreSQL database, where a vote recorded by one instance must reach a
+//! subscriber connected to the other (PostgreSQL LISTEN/NOTIFY).
+//!
+//! PostgreSQL is found at `YISHI_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). It is required: the tests
+//! on PostgreSQL fail, never skip, when the server is not there.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::{SinkExt as _, StreamExt as _};
+use sea_orm::{ConnectionTrait as _, Database};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+use yishi::config::Settings;
+use yishi::domain::authz::Role;
+use yishi::domain::divisions::import;
+use yishi::domain::Services;
+
+/// The same on every instance, so a token issued by one is valid on another.
+const JWT_SECRET: &str = "live-test-secret-live-test-secret-0123456789";
+const PASSWORD: &str = "议事-村口-2026-槐树";
+/// 夏官营镇 (a township of 榆中县): the scope of the test topics.
+const XIAGUANYING: &str = "620123101";
+/// 过店子村 in 夏官营镇
+const GUODIANZI: &str = "620123101201";
+/// 太平堡村 in 夏官营镇
+const TAIPINGBAO: &str = "620123101202";
+
+const READY_WITHIN: Duration = Duration::from_secs(30);
+const PUSH_WITHIN: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------
+// A fresh PostgreSQL database, dropped with its guard (also on panic).
+
+fn pg_admin_url() -> String {
+    std::env::var("YISHI_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+struct PgDatabase {
+    url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("yishi_live_{}", uuid::Uuid::new_v4().simple());
+        // No skipping: a missing PostgreSQL must fail the test, not hide it.
+        let conn = Database::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin}: {e}"));
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        let _ = conn.close().await;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        // Drop is not async: a short-lived runtime on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                match Database::connect(pg_admin_url()).await {
+                    Ok(conn) => {
+                        if let Err(e) = conn
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await
+                        {
+                            eprintln!("could not drop test database {name}: {e}");
+                        }
+                        let _ = conn.close().await;
+                    }
+                    Err(e) => eprintln!("could not drop test database {name}: {e}"),
+                }
+            });
+        })
+        .join();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `yishi serve` as a child process, killed with its guard.
+
+struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `yishi serve` on `database_url` and waits for `/readyz`.
+    /// Retries on another port if the one picked was taken meanwhile.
+    async fn start(database_url: &str, dir: &Path, name: &str) -> Self {
+        let data_dir = dir.join(name);
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let log = dir.join(format!("{name}.log"));
+        let client = http_client();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let out = File::create(&log).expect("log file");
+            let child = Command::new(env!("CARGO_BIN_EXE_yishi"))
+                .arg("serve")
+                .current_dir(&data_dir)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("DATABASE_URL", database_url)
+                .env("YISHI_BIND", format!("127.0.0.1:{port}"))
+                .env("YISHI_JWT_SECRET", JWT_SECRET)
+                .env("YISHI_DATA_DIR", &data_dir)
+                .env("YISHI_STATIC_DIR", data_dir.join("static"))
+                .env("YISHI_DEMO_DATA", "false")
+                .env("YISHI_ARGON2_MEMORY_KIB", "256")
+                .env("YISHI_NOTICE_PERIOD_HOURS", "0")
+                .env("YISHI_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().expect("log file"))
+                .stderr(out)
+                .spawn()
+                .expect("yishi serve starts");
+            let mut server = Self {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
+            };
+            let deadline = Instant::now() + READY_WITHIN;
+            loop {
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    let text = server.log_text();
+                    if text.contains("cannot listen") {
+                        break; // the port was taken: try another
+                    }
+                    panic!("{name}: yishi serve exited with {status} before it was ready:\n{text}");
+                }
+                if let Ok(resp) = client.get(format!("{}/readyz", server.url)).send().await {
+                    if resp.status() == reqwest::StatusCode::OK {
+                        return server;
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name}: /readyz was not 200 within {READY_WITHIN:?}:\n{}",
+                    server.log_text()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("{name}: no free port after 3 attempts");
+    }
+
+    fn ws_url(&self) -> String {
+        format!("{}/graphql/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- log of {} ----\n{}", self.url, self.log_text());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+// ---------------------------------------------------------------------------
+// GraphQL over HTTP.
+
+struct Api {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    fn new(server: &Server) -> Self {
+        Self {
+            client: http_client(),
+            url: format!("{}/graphql", server.url),
+        }
+    }
+
+    async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON response")
+    }
+
+    /// Like [`Api::gql`], asserting there were no errors; returns `data`.
+    async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let resp = self.gql(token, query, variables).await;
+        assert!(resp.get("errors").is_none(), "unexpected errors: {resp:#}");
+        resp["data"].clone()
+    }
+
+    /// Registers a new account; returns its id and access token.
+    async fn register(&self, display_name: &str) -> (i32, String) {
+        let email = format!("{}@example.cn", uuid::Uuid::new_v4().simple());
+        let data = self
+            .ok(
+                None,
+                "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "displayName": display_name } }),
+            )
+            .await;
+        let id = data["register"]["user"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("numeric user id");
+        let token = data["register"]["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned();
+        (id, token)
+    }
+
+    async fn vote(&self, token: &str, topic_id: &str, stance: &str) {
+        self.ok(
+            Some(token),
+            "mutation($t: ID!, $s: Stance) { submitOpinion(topicId: $t, stance: $s) { id } }",
+            json!({ "t": topic_id, "s": stance }),
+        )
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Setup: divisions, an organiser, residents and an open DECISION topic.
+
+/// Services of the test's own, on the database the servers migrated, for
+/// what has no API (importing divisions, the first role, granting residency).
+async fn services(database_url: &str, dir: &Path) -> Services {
+    let vars = [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("YISHI_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("YISHI_DATA_DIR", dir.display().to_string()),
+        ("YISHI_DEMO_DATA", "false".to_owned()),
+        ("YISHI_ARGON2_MEMORY_KIB", "256".to_owned()),
+    ];
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("valid settings");
+    let svc = yishi::init_services(settings)
+        .await
+        .expect("services connect");
+    // 甘肃省 → 兰州市 → 榆中县 → 夏官营镇 and its villages.
+    let rows: Vec<import::Row> = import::parse(yishi::domain::demo::GANSU_DIVISIONS_CSV)
+        .expect("shipped divisions parse")
+        .into_iter()
+        .filter(|r| r.code.starts_with(XIAGUANYING) || XIAGUANYING.starts_with(r.code.as_str()))
+        .collect();
+    import::import_rows(&svc.db, rows, |_, _| {})
+        .await
+        .expect("divisions import");
+    svc
+}
+
+struct Scenario {
+    organiser: String,
+    residents: Vec<String>,
+    topic_id: String,
+}
+
+/// An organiser of 夏官营镇, residents of the given villages, and an open
+/// DECISION topic scoped to the township (announced and opened by hand).
+async fn open_topic(api: &Api, svc: &Services, villages: &[&str]) -> Scenario {
+    let (organiser_id, organiser) = api.register("镇组织者").await;
+    yishi::domain::roles::bootstrap(svc, organiser_id, Role::Organiser, XIAGUANYING)
+        .await
+        .unwrap_or_else(|e| panic!("bootstrap organiser: {e:?}"));
+    let mut residents = Vec::new();
+    for village in villages {
+        let (id, token) = api.register("居民").await;
+        yishi::domain::residency::grant(svc, id, village)
+            .await
+            .unwrap_or_else(|e| panic!("grant residency: {e:?}"));
+        residents.push(token);
+    }
+    let now = Utc::now();
+    let data = api
+        .ok(
+            Some(&organiser),
+            "mutation($input: TopicInput!) { createTopic(input: $input) { id state } }",
+            json!({ "input": {
+                "title": "过店子村文化广场是否加装路灯",
+                "body": "广场夜间照明不足，拟加装十盏太阳能路灯，请各位居民表态。",
+                "category": "PUBLIC_FACILITIES",
+                "kind": "DECISION",
+                "scopeCode": XIAGUANYING,
+                "opensAt": (now + chrono::Duration::minutes(2)).to_rfc3339(),
+                "closesAt": (now + chrono::Duration::days(1)).to_rfc3339(),
+            } }),
+        )
+        .await;
+    let topic_id = data["createTopic"]["id"]
+        .as_str()
+        .expect("topic id")
+        .to_owned();
+    let announced = api
+        .ok(
+            Some(&organiser),
+            "mutation($id: ID!) { announceTopic(id: $id) { state } }",
+            json!({ "id": topic_id }),
+        )
+        .await;
+    assert_eq!(announced["announceTopic"]["state"], "ANNOUNCED");
+    let opened = api
+        .ok(
+            Some(&organiser),
+            "mutation($id: ID!) { openTopic(id: $id) { state } }",
+            json!({ "id": topic_id }),
+        )
+        .await;
+    assert_eq!(opened["openTopic"]["state"], "OPEN");
+    Scenario {
+        organiser,
+        residents,
+        topic_id,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A graphql-transport-ws client holding one `topicResults` subscription.
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const RESULTS: &str = "subscription($topicId: ID!) {
+  topicResults(topicId: $topicId) {
+    topicId state fullDetail minCell
+    overall { total counts { stance count } }
+    rows { divisionCode folded total }
+  }
+}";
+
+struct LiveResults {
+    ws: Socket,
+    /// `next` messages received so far.
+    pushes: usize,
+}
+
+impl LiveResults {
+    /// Connects (`token` in the `connection_init` payload, if any), waits for
+    /// the ack and subscribes to the results of `topic_id`.
+    async fn subscribe(ws_url: &str, token: Option<&str>, topic_id: &str) -> Self {
+        let mut request = ws_url.into_client_request().expect("WebSocket URL");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (ws, response) =
+            tokio::time::timeout(PUSH_WITHIN, tokio_tungstenite::connect_async(request))
+                .await
+                .expect("WebSocket handshake in time")
+                .expect("WebSocket handshake");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("graphql-transport-ws")
+        );
+        let mut live = Self { ws, pushes: 0 };
+        let payload = match token {
+            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        live.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        let ack = live.next_message(PUSH_WITHIN).await;
+        assert_eq!(
+            ack.as_ref().map(|m| &m["type"]),
+            Some(&json!("connection_ack")),
+            "expected connection_ack, got {ack:?}"
+        );
+        live.send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": RESULTS, "variables": { "topicId": topic_id } },
+        }))
+        .await;
+        live
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.ws
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("WebSocket send");
+    }
+
+    /// The next protocol message other than ping/pong, or `None` if none
+    /// arrives `within`.
+    async fn next_message(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+                    match message["type"].as_str() {
+                        Some("ping") => self.send(json!({ "type": "pong" })).await,
+                        Some("pong") => {}
+                        _ => return Some(message),
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    panic!("the server closed the socket: {frame:?}")
+                }
+                Some(Ok(_)) => {} // WebSocket pings are answered by tungstenite
+                Some(Err(e)) => panic!("WebSocket error: {e}"),
+                None => panic!("the WebSocket ended"),
+            }
+        }
+    }
+
+    /// The `topicResults` of the next push, or `None` if none arrives
+    /// `within`. Panics on a GraphQL error or the end of the subscription.
+    async fn next_payload(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = self.next_message(left).await?;
+            match message["type"].as_str() {
+                Some("next") => {
+                    let payload = &message["payload"];
+                    assert!(
+                        payload.get("errors").is_none(),
+                        "the push carried errors: {payload:#}"
+                    );
+                    self.pushes += 1;
+                    return Some(payload["data"]["topicResults"].clone());
+                }
+                Some("connection_ack") => {}
+                _ => panic!("unexpected message: {message:#}"),
+            }
+        }
+    }
+
+    /// Reads pushes until one shows `total` opinions; panics if none does
+    /// within `within`. Totals never go down while opinions only arrive.
+    async fn until_total(&mut self, total: i64, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut last: Option<Value> = None;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(results) = self.next_payload(left).await else {
+                panic!("no push showed {total} opinions within {within:?}; the last was {last:#?}");
+            };
+            if let Some(previous) = &last {
+                assert!(
+                    total_of(&results) >= total_of(previous),
+                    "the total went down: {previous:#} then {results:#}"
+                );
+            }
+            if total_of(&results) == total {
+                return results;
+            }
+            last = Some(results);
+        }
+    }
+}
+
+fn total_of(results: &Value) -> i64 {
+    results["overall"]["total"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no overall total in {results:#}"))
+}
+
+fn count_of(results: &Value, stance: &str) -> i64 {
+    results["overall"]["counts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no overall counts in {results:#}"))
+        .iter()
+        .find(|c| c["stance"] == stance)
+        .map_or(0, |c| c["count"].as_i64().expect("a count"))
+}
+
+/// `(divisionCode, folded, total)` of each row.
+fn rows_of(results: &Value) -> Vec<(String, bool, i64)> {
+    results["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows in {results:#}"))
+        .iter()
+        .map(|r| {
+            (
+                r["divisionCode"].as_str().expect("code").to_owned(),
+                r["folded"].as_bool().expect("folded"),
+                r["total"].as_i64().expect("total"),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_cast_on_one_instance_reaches_a_subscriber_on_another() {
+    let started = Instant::now();
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // One after the other: the first migrates the empty database.
+    let a = Server::start(&db.url, dir.path(), "a").await;
+    let b = Server::start(&db.url, dir.path(), "b").await;
+    let svc = services(&db.url, dir.path()).await;
+    let on_a = Api::new(&a);
+    let scenario = open_topic(&on_a, &svc, &[GUODIANZI; 6]).await;
+    let topic = scenario.topic_id.as_str();
+
+    // The organiser's token, issued by A, is good on B.
+    let mut live = LiveResults::subscribe(&b.ws_url(), Some(&scenario.organiser), topic).await;
+    let first = live
+        .next_payload(PUSH_WITHIN)
+        .await
+        .expect("the initial results");
+    assert_eq!(first["topicId"], topic);
+    assert_eq!(first["state"], "OPEN");
+    assert_eq!(total_of(&first), 0);
+    assert_eq!(first["fullDetail"], true);
+
+    let voted = Instant::now();
+    on_a.vote(&scenario.residents[0], topic, "SUPPORT").await;
+    let pushed = live
+        .next_payload(PUSH_WITHIN)
+        .await
+        .expect("a push on B after a vote on A");
+    eprintln!("vote on A → push on B: {:?}", voted.elapsed());
+    assert_eq!(total_of(&pushed), 1, "{pushed:#}");
+    assert_eq!(count_of(&pushed, "SUPPORT"), 1, "{pushed:#}");
+
+    // Five more at once: pushes are coalesced, so only the last one counts.
+    let stances = ["SUPPORT", "OPPOSE", "SUPPORT", "ABSTAIN", "SUPPORT"];
+    futures::future::join_all(
+        scenario.residents[1..]
+            .iter()
+            .zip(stances)
+            .map(|(token, stance)| on_a.vote(token, topic, stance)),
+    )
+    .await;
+    let last = live.until_total(6, Duration::from_secs(5)).await;
+    assert_eq!(count_of(&last, "SUPPORT"), 4, "{last:#}");
+    assert_eq!(count_of(&last, "OPPOSE"), 1, "{last:#}");
+    assert_eq!(count_of(&last, "ABSTAIN"), 1, "{last:#}");
+    eprintln!(
+        "{} pushes on B; test took {:?}",
+        live.pushes,
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_sqlite_sees_votes_in_the_same_process() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("yishi.db").display()
+    );
+    let server = Server::start(&url, dir.path(), "sqlite").await;
+    let svc = services(&url, dir.path()).await;
+    let api = Api::new(&server);
+    // Fewer than minCell (5) responses in each village: the public sees them
+    // folded into the township, the organiser village by village.
+    let villages = [
+        GUODIANZI, GUODIANZI, GUODIANZI, GUODIANZI, TAIPINGBAO, TAIPINGBAO,
+    ];
+    let scenario = open_topic(&api, &svc, &villages).await;
+    let topic = scenario.topic_id.as_str();
+
+    let mut organiser =
+        LiveResults::subscribe(&server.ws_url(), Some(&scenario.organiser), topic).await;
+    let mut public = LiveResults::subscribe(&server.ws_url(), None, topic).await;
+    for live in [&mut organiser, &mut public] {
+        let first = live
+            .next_payload(PUSH_WITHIN)
+            .await
+            .expect("the initial results");
+        assert_eq!(total_of(&first), 0, "{first:#}");
+        assert_eq!(first["state"], "OPEN");
+    }
+
+    api.vote(&scenario.residents[0], topic, "SUPPORT").await;
+    for live in [&mut organiser, &mut public] {
+        let pushed = live
+            .next_payload(PUSH_WITHIN)
+            .await
+            .expect("a push after a vote");
+        assert_eq!(total_of(&pushed), 1, "{pushed:#}");
+        assert_eq!(count_of(&pushed, "SUPPORT"), 1, "{pushed:#}");
+    }
+
+    let stances = ["OPPOSE", "SUPPORT", "SUPPORT", "OPPOSE", "SUPPORT"];
+    futures::future::join_all(
+        scenario.residents[1..]
+            .iter()
+            .zip(stances)
+            .map(|(token, stance)| api.vote(token, topic, stance)),
+    )
+    .await;
+
+    let full = organiser.until_total(6, Duration::from_secs(5)).await;
+    assert_eq!(full["fullDetail"], true, "{full:#}");
+    assert_eq!(count_of(&full, "SUPPORT"), 4, "{full:#}");
+    assert_eq!(count_of(&full, "OPPOSE"), 2, "{full:#}");
+    let rows = rows_of(&full);
+    assert!(
+        rows.contains(&(GUODIANZI.to_owned(), false, 4))
+            && rows.contains(&(TAIPINGBAO.to_owned(), false, 2)),
+        "the organiser sees each village: {rows:?}"
+    );
+
+    let folded = public.until_total(6, Duration::from_secs(5)).await;
+    assert_eq!(folded["fullDetail"], false, "{folded:#}");
+    assert_eq!(folded["minCell"], 5, "{folded:#}");
+    assert_eq!(count_of(&folded, "SUPPORT"), 4, "{folded:#}");
+    let rows = rows_of(&folded);
+    assert!(
+        rows.iter()
+            .all(|(code, _, _)| code != GUODIANZI && code != TAIPINGBAO),
+        "small villages must not show to the public: {rows:?}"
+    );
+    assert!(
+        rows.contains(&(XIAGUANYING.to_owned(), true, 6)),
+        "the villages fold into the township: {rows:?}"
+    );
+    eprintln!(
+        "organiser {} pushes, public {} pushes; test took {:?}",
+        organiser.pushes,
+        public.pushes,
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_pushes_are_coalesced() {
+    const VOTES: usize = 20;
+    let started = Instant::now();
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Server::start(&db.url, dir.path(), "a").await;
+    let b = Server::start(&db.url, dir.path(), "b").await;
+    let svc = services(&db.url, dir.path()).await;
+    let on_a = Api::new(&a);
+    let scenario = open_topic(&on_a, &svc, &[GUODIANZI; VOTES]).await;
+    let topic = scenario.topic_id.as_str();
+
+    let mut live = LiveResults::subscribe(&b.ws_url(), Some(&scenario.organiser), topic).await;
+    let first = live
+        .next_payload(PUSH_WITHIN)
+        .await
+        .expect("the initial results");
+    assert_eq!(total_of(&first), 0);
+
+    let burst = Instant::now();
+    futures::future::join_all(
+        scenario
+            .residents
+            .iter()
+            .map(|token| on_a.vote(token, topic, "SUPPORT")),
+    )
+    .await;
+    let voted_in = burst.elapsed();
+    let last = live.until_total(VOTES as i64, PUSH_WITHIN).await;
+    assert_eq!(count_of(&last, "SUPPORT"), VOTES as i64, "{last:#}");
+    let pushes = live.pushes - 1; // not the initial one
+    assert!(
+        pushes < VOTES,
+        "{VOTES} votes in {voted_in:?} gave {pushes} pushes"
+    );
+    // Nothing is left behind: no push shows anything else afterwards.
+    while let Some(extra) = live.next_payload(Duration::from_secs(1)).await {
+        assert_eq!(total_of(&extra), VOTES as i64, "{extra:#}");
+    }
+    eprintln!(
+        "{VOTES} votes in {voted_in:?} → {} pushes; test took {:?}",
+        live.pushes - 1,
+        started.elapsed()
+    );
+}
+
+/// Instances of a deployment start together: on an empty database they must
+/// not trip over each other's migrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_at_once_migrate_an_empty_database_once() {
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b, c) = tokio::join!(
+        Server::start(&db.url, dir.path(), "a"),
+        Server::start(&db.url, dir.path(), "b"),
+        Server::start(&db.url, dir.path(), "c"),
+    );
+    // Each serves the API on the one schema.
+    for server in [&a, &b, &c] {
+        let data = Api::new(server).ok(None, "{ __typename }", json!({})).await;
+        assert_eq!(data["__typename"], "Query");
+    }
+}
