@@ -38,6 +38,16 @@ pub struct Settings {
     pub privacy_min_cell: u32,
     /// How often the scheduler looks for topics due to announce, open or close.
     pub scheduler_interval: Duration,
+    /// Where the outbox is delivered (`smtp://`, `smtps://`, `?tls=required`
+    /// for STARTTLS); `None` keeps messages in the outbox, unsent.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of every email.
+    pub mail_from: String,
+    /// At most this many emails a second leave this instance, so a county
+    /// announcement does not trip the relay's limits.
+    pub mail_rate_per_sec: u32,
+    /// Attempts before a transiently failing message is marked failed.
+    pub mail_max_attempts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +76,10 @@ struct FileSettings {
     yishi_notice_period_hours: Option<String>,
     yishi_privacy_min_cell: Option<String>,
     yishi_scheduler_interval_secs: Option<String>,
+    smtp_url: Option<String>,
+    yishi_mail_from: Option<String>,
+    yishi_mail_rate_per_sec: Option<String>,
+    yishi_mail_max_attempts: Option<String>,
 }
 
 impl Settings {
@@ -213,6 +227,40 @@ impl Settings {
             1..=3_600,
         )?;
 
+        let smtp_url = match get("SMTP_URL", &file.smtp_url) {
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    // Never echo the value: it may hold the relay's password.
+                    return Err(invalid(
+                        "SMTP_URL",
+                        "expected smtp://HOST:PORT, smtps://USER:PASS@HOST:465 or smtp://HOST:587?tls=required",
+                    ));
+                }
+                Some(SecretString::from(url))
+            }
+            None => None,
+        };
+        let mail_from = get("YISHI_MAIL_FROM", &file.yishi_mail_from)
+            .unwrap_or_else(|| "Yishi <noreply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "YISHI_MAIL_FROM",
+                format!("{mail_from:?} is not an address such as Yishi <noreply@example.org>"),
+            ));
+        }
+        let mail_rate_per_sec: u32 = parse_number(
+            "YISHI_MAIL_RATE_PER_SEC",
+            get("YISHI_MAIL_RATE_PER_SEC", &file.yishi_mail_rate_per_sec),
+            20,
+            1..=1_000,
+        )?;
+        let mail_max_attempts: u32 = parse_number(
+            "YISHI_MAIL_MAX_ATTEMPTS",
+            get("YISHI_MAIL_MAX_ATTEMPTS", &file.yishi_mail_max_attempts),
+            8,
+            1..=50,
+        )?;
+
         Ok(Self {
             database_url,
             bind,
@@ -229,6 +277,10 @@ impl Settings {
             notice_period: chrono::Duration::hours(notice_hours),
             privacy_min_cell,
             scheduler_interval: Duration::from_secs(scheduler_secs),
+            smtp_url,
+            mail_from,
+            mail_rate_per_sec,
+            mail_max_attempts,
         })
     }
 
@@ -369,6 +421,49 @@ mod tests {
         .unwrap();
         assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
         assert_eq!(s.public_url, "https://other.example");
+    }
+
+    #[test]
+    fn mail_is_off_by_default_with_a_local_sender() {
+        let s = settings(&[]).unwrap();
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.mail_from, "Yishi <noreply@localhost>");
+        assert_eq!(s.mail_rate_per_sec, 20);
+        assert_eq!(s.mail_max_attempts, 8);
+    }
+
+    #[test]
+    fn an_smtp_url_is_kept_secret_and_its_scheme_checked() {
+        use secrecy::ExposeSecret;
+        let s = settings(&[
+            ("SMTP_URL", "smtps://user:pass@mail.example:465"),
+            ("YISHI_MAIL_FROM", "议事 <yishi@example.org>"),
+            ("YISHI_MAIL_RATE_PER_SEC", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.smtp_url.as_ref().unwrap().expose_secret(),
+            "smtps://user:pass@mail.example:465"
+        );
+        assert!(!format!("{s:?}").contains("pass@"));
+        assert_eq!(s.mail_rate_per_sec, 5);
+        let err = settings(&[("SMTP_URL", "http://user:hunter2@mail.example")]).unwrap_err();
+        assert_eq!(err.var, "SMTP_URL");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_bad_sender_or_rate_names_the_variable() {
+        assert_eq!(
+            settings(&[("YISHI_MAIL_FROM", "not an address")])
+                .unwrap_err()
+                .var,
+            "YISHI_MAIL_FROM"
+        );
+        assert_eq!(
+            settings(&[("YISHI_MAIL_RATE_PER_SEC", "0")]).unwrap_err().var,
+            "YISHI_MAIL_RATE_PER_SEC"
+        );
     }
 
     #[test]

@@ -171,3 +171,31 @@ fn create_admin_prints_a_generated_password_once_and_refuses_a_weak_one() {
         text(&dup.stderr)
     );
 }
+
+#[tokio::test]
+async fn check_passes_on_consistent_counters_and_fails_on_a_drifted_one() {
+    use sea_orm::ConnectionTrait as _;
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"]).status.success());
+    let clean = run(dir.path(), &["check"]);
+    assert!(clean.status.success(), "{}", text(&clean.stderr));
+    assert!(text(&clean.stdout).contains("counters match"));
+
+    // A counter with no opinion behind it, as a lost write would leave.
+    let db = yishi::db::Db::connect(&format!("sqlite://{}/yishi.db", dir.path().display()))
+        .await
+        .unwrap();
+    db.writer()
+        .execute_unprepared("INSERT INTO tallies (topic_id, village_code, choice, count) VALUES (7, '620123101201', 'support', 3)")
+        .await
+        .unwrap();
+    db.close().await;
+    let drifted = run(dir.path(), &["check"]);
+    assert_eq!(drifted.status.code(), Some(1));
+    assert!(
+        text(&drifted.stdout)
+            .contains("topic 7 village 620123101201 support: counter 3, opinions 0"),
+        "{}",
+        text(&drifted.stdout)
+    );
+}

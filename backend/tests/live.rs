@@ -391,13 +391,24 @@ struct LiveResults {
 }
 
 impl LiveResults {
-    /// Connects (`token` in the `connection_init` payload, if any), waits for
-    /// the ack and subscribes to the results of `topic_id`.
+    /// Connects over graphql-transport-ws (`token` in the `connection_init`
+    /// payload, if any), waits for the ack and subscribes to the results of
+    /// `topic_id`.
     async fn subscribe(ws_url: &str, token: Option<&str>, topic_id: &str) -> Self {
+        let payload = match token {
+            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        Self::subscribe_with("graphql-transport-ws", payload, ws_url, topic_id).await
+    }
+
+    /// As [`LiveResults::subscribe`], over `protocol` (`graphql-transport-ws`
+    /// or the older `graphql-ws`) with this `connection_init` payload.
+    async fn subscribe_with(protocol: &str, init: Value, ws_url: &str, topic_id: &str) -> Self {
         let mut request = ws_url.into_client_request().expect("WebSocket URL");
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
+            HeaderValue::from_str(protocol).expect("protocol name"),
         );
         let (ws, response) =
             tokio::time::timeout(PUSH_WITHIN, tokio_tungstenite::connect_async(request))
@@ -409,14 +420,10 @@ impl LiveResults {
                 .headers()
                 .get("sec-websocket-protocol")
                 .and_then(|v| v.to_str().ok()),
-            Some("graphql-transport-ws")
+            Some(protocol)
         );
         let mut live = Self { ws, pushes: 0 };
-        let payload = match token {
-            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
-            None => json!({}),
-        };
-        live.send(json!({ "type": "connection_init", "payload": payload }))
+        live.send(json!({ "type": "connection_init", "payload": init }))
             .await;
         let ack = live.next_message(PUSH_WITHIN).await;
         assert_eq!(
@@ -424,9 +431,14 @@ impl LiveResults {
             Some(&json!("connection_ack")),
             "expected connection_ack, got {ack:?}"
         );
+        let start = if protocol == "graphql-ws" {
+            "start"
+        } else {
+            "subscribe"
+        };
         live.send(json!({
             "id": "1",
-            "type": "subscribe",
+            "type": start,
             "payload": { "query": RESULTS, "variables": { "topicId": topic_id } },
         }))
         .await;
@@ -476,7 +488,8 @@ impl LiveResults {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let message = self.next_message(left).await?;
             match message["type"].as_str() {
-                Some("next") => {
+                // `data` in the older graphql-ws protocol
+                Some("next" | "data") => {
                     let payload = &message["payload"];
                     assert!(
                         payload.get("errors").is_none(),
@@ -748,4 +761,59 @@ async fn instances_starting_at_once_migrate_an_empty_database_once() {
         let data = Api::new(server).ok(None, "{ __typename }", json!({})).await;
         assert_eq!(data["__typename"], "Query");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_refuses_a_bad_token_and_speaks_the_older_protocol_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("yishi.db").display()
+    );
+    let server = Server::start(&url, dir.path(), "sqlite").await;
+    let svc = services(&url, dir.path()).await;
+    let api = Api::new(&server);
+    let scenario = open_topic(&api, &svc, &[GUODIANZI]).await;
+    let topic = scenario.topic_id.as_str();
+
+    // A token that does not verify is refused, not taken for anonymous.
+    let mut forged = LiveResults::subscribe(&server.ws_url(), Some("not-a-jwt"), topic).await;
+    let refused = forged
+        .next_message(PUSH_WITHIN)
+        .await
+        .expect("an answer to a bad token");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused:#}"
+    );
+    let complete = forged.next_message(PUSH_WITHIN).await;
+    assert_eq!(
+        complete.as_ref().map(|m| &m["type"]),
+        Some(&json!("complete")),
+        "{complete:?}"
+    );
+
+    // graphql-ws, with the token as `authToken`.
+    let mut legacy = LiveResults::subscribe_with(
+        "graphql-ws",
+        json!({ "authToken": scenario.organiser }),
+        &server.ws_url(),
+        topic,
+    )
+    .await;
+    let first = legacy
+        .next_payload(PUSH_WITHIN)
+        .await
+        .expect("the initial results");
+    assert_eq!(total_of(&first), 0, "{first:#}");
+    assert_eq!(
+        first["fullDetail"], true,
+        "the token was not used: {first:#}"
+    );
+    api.vote(&scenario.residents[0], topic, "OPPOSE").await;
+    let pushed = legacy
+        .next_payload(PUSH_WITHIN)
+        .await
+        .expect("a push after a vote");
+    assert_eq!(count_of(&pushed, "OPPOSE"), 1, "{pushed:#}");
 }

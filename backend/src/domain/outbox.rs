@@ -4,11 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use serde::Serialize;
 
+use super::authz::{Action, Actor};
+use super::{audit, divisions, Services};
 use crate::entities::outbox;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The kinds of email Yishi sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,4 +89,244 @@ pub async fn enqueue(db: &impl ConnectionTrait, email: NewEmail, now: DateTime<U
     .do_nothing();
     insert.exec_without_returning(db).await?;
     Ok(())
+}
+
+pub const STATUS_SENDING: &str = "sending";
+pub const STATUS_SENT: &str = "sent";
+pub const STATUS_FAILED: &str = "failed";
+
+/// The states a message goes through: `queued` → `sending` (claimed by a
+/// worker, with a lease) → `sent`, or back to `queued` to retry later, or
+/// `failed` for good (an administrator may requeue it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl Status {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => STATUS_QUEUED,
+            Self::Sending => STATUS_SENDING,
+            Self::Sent => STATUS_SENT,
+            Self::Failed => STATUS_FAILED,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Sending, Self::Sent, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// Claims up to `limit` messages that are due: queued ones whose time has
+/// come, and `sending` ones whose lease ran out (their worker died). Each
+/// claimed row becomes `sending` with `next_attempt_at = now + lease` and one
+/// more attempt, in one statement, so two workers never claim the same row:
+/// PostgreSQL skips rows another transaction has locked, and SQLite has a
+/// single writer.
+///
+/// The attempt count doubles as the claim token: [`finish`] only touches a
+/// row still carrying the count it was claimed with.
+///
+/// # Errors
+/// Database errors only.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u64,
+) -> Result<Vec<outbox::Model>> {
+    let backend = db.get_database_backend();
+    let (p, lock) = match backend {
+        DatabaseBackend::Postgres => (["$1", "$2", "$3"], " FOR UPDATE SKIP LOCKED"),
+        _ => (["?1", "?2", "?3"], ""),
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = {until} \
+         WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') \
+           AND next_attempt_at <= {now} ORDER BY id LIMIT {limit}{lock}) \
+         RETURNING *",
+        until = p[0],
+        now = p[1],
+        limit = p[2],
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = outbox::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [(now + lease).into(), now.into(), limit.into()],
+        ))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Try again at the given time.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Give up: a permanent rejection, or the last attempt.
+    Failed { error: String },
+    /// Not attempted (shutting down): back in the queue as it was.
+    Released,
+}
+
+/// Records the outcome of delivering `claimed`. Returns false when the claim
+/// was lost (the lease ran out and another worker took the row), in which
+/// case nothing is changed.
+///
+/// # Errors
+/// Database errors only.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    claimed: &outbox::Model,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    use sea_orm::sea_query::Expr;
+    let mut update = outbox::Entity::update_many();
+    update = match outcome {
+        Outcome::Sent => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_SENT))
+            .col_expr(outbox::Column::SentAt, Expr::value(now))
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
+        Outcome::Retry { at, error } => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
+            .col_expr(outbox::Column::LastError, Expr::value(truncate(error))),
+        Outcome::Failed { error } => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_FAILED))
+            .col_expr(outbox::Column::LastError, Expr::value(truncate(error))),
+        Outcome::Released => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::value(claimed.attempts - 1),
+            ),
+    };
+    let result = update
+        .filter(outbox::Column::Id.eq(claimed.id))
+        .filter(outbox::Column::Status.eq(STATUS_SENDING))
+        .filter(outbox::Column::Attempts.eq(claimed.attempts))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// SMTP replies can be long; the admin view needs the gist.
+fn truncate(mut error: String) -> String {
+    const MAX: usize = 1_000;
+    if error.len() > MAX {
+        let mut cut = MAX;
+        while !error.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        error.truncate(cut);
+    }
+    error
+}
+
+/// Only administrators of a whole province read the outbox: it names every
+/// recipient in the system, not those of one division.
+fn require_outbox_admin(actor: &Actor) -> Result<()> {
+    let allowed = actor
+        .scopes(Action::Administer)
+        .iter()
+        .any(|code| divisions::level_of(code) == Some(divisions::Level::Province));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "only a province administrator may read the outbox",
+        ))
+    }
+}
+
+/// Outbox messages, newest first, optionally of one status: `first` rows
+/// with ids below `after` (one extra row signals a next page).
+///
+/// # Errors
+/// `FORBIDDEN` unless the actor administers a province; `BAD_USER_INPUT` on
+/// `first` outside 1..=200.
+pub async fn list(
+    svc: &Services,
+    actor: &Actor,
+    status: Option<Status>,
+    first: u64,
+    after: Option<i64>,
+) -> Result<Vec<outbox::Model>> {
+    require_outbox_admin(actor)?;
+    if first == 0 || first > 200 {
+        return Err(Error::bad_input("first", "must be between 1 and 200"));
+    }
+    let mut query = outbox::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(outbox::Column::Status.eq(status.as_str()));
+    }
+    if let Some(after) = after {
+        query = query.filter(outbox::Column::Id.lt(after));
+    }
+    Ok(query
+        .order_by_desc(outbox::Column::Id)
+        .limit(first + 1)
+        .all(svc.db.reader())
+        .await?)
+}
+
+/// Puts a failed message back in the queue with a fresh set of attempts.
+///
+/// # Errors
+/// `FORBIDDEN` unless the actor administers a province; `NOT_FOUND`;
+/// `CONFLICT` when the message is not failed (sent, or already on its way).
+pub async fn retry(svc: &Services, actor: &Actor, id: i64) -> Result<outbox::Model> {
+    use sea_orm::sea_query::Expr;
+    require_outbox_admin(actor)?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(STATUS_FAILED))
+        .exec(&txn)
+        .await?;
+    let row = outbox::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("email {id}")))?;
+    if result.rows_affected == 0 {
+        return Err(Error::conflict(format!(
+            "email {id} is {}; only a failed email can be retried",
+            row.status
+        )));
+    }
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "outbox.retry",
+            subject_type: "outbox",
+            subject_id: id.to_string(),
+            division_code: None,
+            detail: serde_json::json!({ "kind": row.kind, "last_error": row.last_error }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
 }

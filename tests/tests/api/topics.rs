@@ -880,7 +880,76 @@ async fn residents_find_topics_of_their_village_and_above(backend: Backend) {
     assert!(closed["topics"]["edges"].as_array().unwrap().is_empty());
 }
 
+async fn participation_and_quorum_are_measured_against_residents_at_opening(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut voters = Vec::new();
+    for village in [
+        codes::GUODIANZI,
+        codes::GUODIANZI,
+        codes::GUODIANZI,
+        codes::GUODIANZI,
+        codes::TAIPINGBAO,
+        codes::TAIPINGBAO,
+    ] {
+        voters.push((village, yishi_tests::fast_resident(&app, village).await.1));
+    }
+    let mut input = topic_input("", "DECISION");
+    input["quorumPercent"] = json!(50);
+    let (id, organiser) = open_topic(&app, codes::XIAGUANYING, input).await;
+    // Three of four in 过店子, none of two in 太平堡.
+    for (_, token) in voters
+        .iter()
+        .filter(|(v, _)| *v == codes::GUODIANZI)
+        .take(3)
+    {
+        app.ok(Some(token), SUBMIT, json!({ "t": id, "s": "SUPPORT" }))
+            .await;
+    }
+    let results = app
+        .ok(Some(&organiser.access_token), RESULTS, json!({ "t": id }))
+        .await;
+    let rows = results["topicResults"]["rows"].as_array().unwrap().clone();
+    let row = |code: &str| {
+        rows.iter()
+            .find(|r| r["divisionCode"] == code)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(codes::GUODIANZI)["eligible"], 4);
+    assert_eq!(row(codes::TAIPINGBAO)["eligible"], 2);
+    assert_eq!(row(codes::TAIPINGBAO)["total"], 0);
+    let overall = &results["topicResults"]["overall"];
+    assert_eq!(overall["participation"], 0.5);
+    assert_eq!(overall["quorumMet"], true);
+    let full = app
+        .ok(
+            Some(&organiser.access_token),
+            "query($t: ID!) { topicResults(topicId: $t) { rows { divisionCode quorumMet } } }",
+            json!({ "t": id }),
+        )
+        .await;
+    let met: Vec<(String, bool)> = full["topicResults"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["divisionCode"].as_str().unwrap().to_owned(),
+                r["quorumMet"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        met,
+        [
+            (codes::GUODIANZI.to_owned(), true),
+            (codes::TAIPINGBAO.to_owned(), false)
+        ]
+    );
+}
+
 db_tests!(
+    participation_and_quorum_are_measured_against_residents_at_opening,
     a_topic_goes_through_the_procedure_to_closed,
     illegal_transitions_are_conflicts_naming_the_allowed_states,
     announcing_needs_the_notice_period,

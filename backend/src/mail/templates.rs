@@ -1,0 +1,246 @@
+//! What each outbox message says: a subject, a plain-text part and an HTML
+//! part per kind and locale, rendered at delivery from the row's `payload`.
+//!
+//! Templates are files under `templates/` (compiled into the binary), one
+//! `KIND.LOCALE.txt` whose first line is the subject and one
+//! `KIND.LOCALE.html` extending `layout.html`. Only `.html` templates are
+//! HTML-escaped (minijinja escapes by file extension), so a topic title with
+//! `<` reaches the text part as written and the HTML part escaped.
+
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context as _};
+use chrono::{DateTime, FixedOffset};
+use minijinja::{Environment, Value};
+
+use crate::error::{Error, Result};
+
+/// A message ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The locales with templates; anything else is sent in the first.
+pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
+
+/// Every kind that has templates (the outbox's `kind` column).
+pub const KINDS: [&str; 6] = [
+    "verify_email",
+    "password_reset",
+    "residency_approved",
+    "residency_rejected",
+    "topic_announced",
+    "proxy_opinion_recorded",
+];
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
+const FILES: &[(&str, &str)] = template_files!(
+    "layout.html",
+    "button.html",
+    "verify_email.zh-CN.txt",
+    "verify_email.zh-CN.html",
+    "verify_email.en.txt",
+    "verify_email.en.html",
+    "password_reset.zh-CN.txt",
+    "password_reset.zh-CN.html",
+    "password_reset.en.txt",
+    "password_reset.en.html",
+    "residency_approved.zh-CN.txt",
+    "residency_approved.zh-CN.html",
+    "residency_approved.en.txt",
+    "residency_approved.en.html",
+    "residency_rejected.zh-CN.txt",
+    "residency_rejected.zh-CN.html",
+    "residency_rejected.en.txt",
+    "residency_rejected.en.html",
+    "topic_announced.zh-CN.txt",
+    "topic_announced.zh-CN.html",
+    "topic_announced.en.txt",
+    "topic_announced.en.html",
+    "proxy_opinion_recorded.zh-CN.txt",
+    "proxy_opinion_recorded.zh-CN.html",
+    "proxy_opinion_recorded.en.txt",
+    "proxy_opinion_recorded.en.html",
+);
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // A missing payload field is a bug in the enqueuing code: fail the
+        // message loudly rather than mail a blank.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in FILES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("mail template {name} does not parse: {e}"));
+        }
+        env.add_filter("when", when);
+        env.add_filter("choice_label", choice_label);
+        env
+    })
+}
+
+/// Renders the message of `kind` in `locale` from its `payload` (the JSON
+/// stored in the outbox row); links are built on `public_url`.
+///
+/// # Errors
+/// `Internal` when the kind is unknown or the payload lacks a field the
+/// template needs: the message can never be sent as it stands.
+pub fn render(
+    kind: &str,
+    locale: &str,
+    payload: &serde_json::Value,
+    public_url: &str,
+) -> Result<Rendered> {
+    if !KINDS.contains(&kind) {
+        return Err(Error::internal(anyhow!("no mail template for kind {kind:?}")));
+    }
+    let locale = if LOCALES.contains(&locale) {
+        locale
+    } else {
+        LOCALES[0]
+    };
+    let env = environment();
+    let mut context = match payload {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    context.insert("locale".into(), locale.into());
+    context.insert("public_url".into(), public_url.into());
+
+    let text = env
+        .get_template(&format!("{kind}.{locale}.txt"))
+        .and_then(|t| t.render(&context))
+        .with_context(|| format!("rendering {kind}.{locale}.txt"))
+        .map_err(Error::internal)?;
+    let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let subject = subject.trim().to_owned();
+    let text = format!("{}\n", body.trim());
+
+    context.insert("subject".into(), subject.clone().into());
+    let html = env
+        .get_template(&format!("{kind}.{locale}.html"))
+        .and_then(|t| t.render(&context))
+        .with_context(|| format!("rendering {kind}.{locale}.html"))
+        .map_err(Error::internal)?;
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+    })
+}
+
+/// China has one time zone and no daylight saving: times are shown in it.
+const CHINA: i32 = 8 * 3600;
+
+/// `{{ opens_at | when(locale) }}`: an RFC 3339 instant in China time.
+fn when(raw: String, locale: String) -> String {
+    let Ok(at) = DateTime::parse_from_rfc3339(&raw) else {
+        return raw;
+    };
+    let at = at.with_timezone(&FixedOffset::east_opt(CHINA).expect("valid offset"));
+    if locale == "en" {
+        at.format("%-d %b %Y %H:%M (China time)").to_string()
+    } else {
+        at.format("%Y年%-m月%-d日 %H:%M（北京时间）").to_string()
+    }
+}
+
+/// `{{ choice | choice_label(locale) }}`: an opinion key in words.
+fn choice_label(key: Value, locale: String) -> String {
+    let key = key.as_str().unwrap_or_default().to_owned();
+    let en = locale == "en";
+    let label = match key.as_str() {
+        "support" => ["赞成", "support"],
+        "oppose" => ["反对", "oppose"],
+        "abstain" => ["弃权", "abstain"],
+        "satisfied" => ["满意", "satisfied"],
+        "basically_satisfied" => ["基本满意", "basically satisfied"],
+        "unsatisfied" => ["不满意", "unsatisfied"],
+        "suggestion" => ["提出建议", "a suggestion"],
+        k if k.starts_with("option:") => ["选择了一个选项", "one of the options"],
+        _ => return key,
+    };
+    label[usize::from(en)].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn payload(kind: &str) -> serde_json::Value {
+        match kind {
+            "verify_email" | "password_reset" => json!({
+                "display_name": "小王", "link": "https://yishi.example/verify-email?token=abc",
+                "expires_at": "2026-11-25T16:00:00+00:00"
+            }),
+            "residency_approved" | "residency_rejected" => json!({
+                "display_name": "小王", "division_code": "620123101201",
+                "division_name": "过店子村", "reason": null, "link": "https://yishi.example/me"
+            }),
+            "topic_announced" => json!({
+                "topic_id": 7, "title": "修村道 <第一期>", "scope_code": "620123101",
+                "opens_at": "2026-11-28T01:00:00+00:00", "closes_at": null
+            }),
+            _ => json!({
+                "display_name": "小王", "topic_id": 7, "title": "修村道",
+                "choice": "support", "link": "https://yishi.example/topics/7"
+            }),
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_every_locale() {
+        for kind in KINDS {
+            for locale in LOCALES {
+                let r = render(kind, locale, &payload(kind), "https://yishi.example").unwrap();
+                assert!(!r.subject.is_empty(), "{kind} {locale}");
+                assert!(!r.subject.contains('\n'));
+                assert!(r.text.contains("https://yishi.example"), "{kind} {locale}");
+                assert!(r.html.contains("https://yishi.example"), "{kind} {locale}");
+                assert!(r.html.starts_with("<!DOCTYPE html>"));
+            }
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let r = render(
+            "topic_announced",
+            "zh-CN",
+            &payload("topic_announced"),
+            "https://yishi.example",
+        )
+        .unwrap();
+        assert_eq!(r.subject, "议事预告：修村道 <第一期>");
+        assert!(r.text.contains("修村道 <第一期>"));
+        assert!(r.html.contains("修村道 &lt;第一期&gt;"));
+        assert!(!r.html.contains("<第一期>"));
+        assert!(r.text.contains("2026年11月28日 09:00（北京时间）"));
+        assert!(r.text.contains("https://yishi.example/topics/7"));
+    }
+
+    #[test]
+    fn english_uses_english_words_and_unknown_locales_fall_back_to_chinese() {
+        let en = render("verify_email", "en", &payload("verify_email"), "https://y.example").unwrap();
+        assert_eq!(en.subject, "Please verify your email address");
+        assert!(en.text.contains("26 Nov 2026 00:00 (China time)"));
+        let fr = render("verify_email", "fr", &payload("verify_email"), "https://y.example").unwrap();
+        assert_eq!(fr.subject, "请验证您的邮箱");
+    }
+
+    #[test]
+    fn a_payload_missing_a_field_or_an_unknown_kind_is_an_error() {
+        assert!(render("verify_email", "en", &json!({}), "https://y.example").is_err());
+        assert!(render("nonsense", "en", &json!({}), "https://y.example").is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! Delivers the outbox over SMTP, inside `yishi serve`.
+//!
+//! A pass claims a batch of due messages (see [`outbox::claim_due`]: safe
+//! with several instances on PostgreSQL), sends them one by one at the
+//! configured rate and records each outcome. A claimed row carries a lease:
+//! when an instance dies mid-batch, its rows become due again once the lease
+//! runs out, so nothing is lost; an attempt that did reach the relay before
+//! the crash may be repeated, which is the price of never losing one.
+//!
+//! Failures: a permanent rejection (5xx, an unparsable address, a payload the
+//! templates cannot render) fails the message at once; anything else is
+//! retried with exponential backoff and jitter until the last attempt.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{templates, Mailer, SendError};
+use crate::config::Settings;
+use crate::domain::outbox::{self, Outcome};
+use crate::domain::Services;
+use crate::entities::outbox as outbox_row;
+use crate::error::Result;
+
+/// The first retry waits about this long; each further one twice as long.
+const BACKOFF_BASE_SECS: i64 = 30;
+/// No retry waits longer than this.
+const BACKOFF_MAX_SECS: i64 = 6 * 3600;
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Messages claimed per pass.
+    pub batch: u64,
+    /// How long a claim protects a row from other workers.
+    pub lease: chrono::Duration,
+    /// How long to wait when nothing is due.
+    pub idle: Duration,
+    /// Messages per second at most.
+    pub rate_per_sec: u32,
+    pub max_attempts: u32,
+}
+
+impl Options {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let rate = settings.mail_rate_per_sec.max(1);
+        let batch = u64::from(rate).clamp(10, 100);
+        // The lease must outlast a whole batch at the configured rate, each
+        // send possibly taking the full SMTP timeout; 15 minutes covers a
+        // batch of 100 at 1/s with room to spare.
+        let secs = i64::try_from(batch / u64::from(rate)).unwrap_or(0) * 2 + 15 * 60;
+        Self {
+            batch,
+            lease: chrono::Duration::seconds(secs),
+            idle: Duration::from_secs(1),
+            rate_per_sec: rate,
+            max_attempts: settings.mail_max_attempts.max(1),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// Claimed but handed back unsent (shutdown).
+    pub released: usize,
+}
+
+impl Report {
+    pub fn claimed(&self) -> usize {
+        self.sent + self.retried + self.failed + self.released
+    }
+}
+
+/// When attempt number `attempts` (1-based) failed transiently, the next one
+/// is due after an exponentially growing delay with jitter, so a relay that
+/// comes back is not hit by every instance's backlog at the same second.
+fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let full = BACKOFF_BASE_SECS
+        .saturating_mul(1_i64 << exp)
+        .min(BACKOFF_MAX_SECS);
+    // Between half and all of the full delay.
+    let secs = full / 2 + rand::thread_rng().gen_range(0..=full / 2);
+    now + chrono::Duration::seconds(secs)
+}
+
+/// One pass: claims a batch of due messages and delivers them, stopping
+/// early (and handing the rest back) when `stop` turns true.
+///
+/// # Errors
+/// Database errors; a message whose outcome could not be recorded stays
+/// claimed and becomes due again when its lease runs out.
+pub async fn deliver_due(
+    svc: &Services,
+    mailer: &Mailer,
+    options: &Options,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Report> {
+    let db = svc.db.writer();
+    let claimed = outbox::claim_due(db, svc.now(), options.lease, options.batch).await?;
+    let mut report = Report::default();
+    let gap = Duration::from_secs(1) / options.rate_per_sec;
+    let mut next_send = Instant::now();
+    for row in claimed {
+        let stopping = *stop.borrow() || {
+            tokio::select! {
+                () = tokio::time::sleep_until(next_send) => false,
+                _ = stop.changed() => true,
+            }
+        };
+        if stopping {
+            outbox::finish(db, &row, Outcome::Released, svc.now()).await?;
+            report.released += 1;
+            continue;
+        }
+        next_send = Instant::now() + gap;
+        // Once the SMTP conversation starts it is finished, even on
+        // shutdown: abandoning it half way could deliver without recording.
+        let outcome = deliver_one(svc, mailer, options, &row).await;
+        match &outcome {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Retry { error, .. } => {
+                tracing::info!(id = row.id, attempts = row.attempts, %error, "email delivery will be retried");
+                report.retried += 1;
+            }
+            Outcome::Failed { error } => {
+                tracing::warn!(id = row.id, kind = %row.kind, attempts = row.attempts, %error, "email delivery failed");
+                report.failed += 1;
+            }
+            Outcome::Released => report.released += 1,
+        }
+        if !outbox::finish(db, &row, outcome, svc.now()).await? {
+            tracing::warn!(
+                id = row.id,
+                "email outcome not recorded: its lease ran out and another worker took it"
+            );
+        }
+    }
+    Ok(report)
+}
+
+async fn deliver_one(
+    svc: &Services,
+    mailer: &Mailer,
+    options: &Options,
+    row: &outbox_row::Model,
+) -> Outcome {
+    let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome::Failed {
+                error: format!("payload is not JSON: {e}"),
+            }
+        }
+    };
+    let message = match templates::render(
+        &row.kind,
+        &row.locale,
+        &payload,
+        &svc.settings.public_url,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
+            return Outcome::Failed {
+                error: "the message cannot be rendered (see the server log)".into(),
+            };
+        }
+    };
+    let key = format!("yishi.outbox.{}", row.id);
+    match mailer.send(&row.recipient, &key, &message).await {
+        Ok(()) => Outcome::Sent,
+        Err(SendError::Permanent(error)) => Outcome::Failed { error },
+        Err(SendError::Transient(error))
+            if u32::try_from(row.attempts).unwrap_or(u32::MAX) >= options.max_attempts =>
+        {
+            Outcome::Failed {
+                error: format!("gave up after {} attempts: {error}", row.attempts),
+            }
+        }
+        Err(SendError::Transient(error)) => Outcome::Retry {
+            at: backoff(row.attempts, svc.now()),
+            error,
+        },
+    }
+}
+
+/// One pass with the options from the settings, never interrupted: for
+/// tests and the CLI.
+///
+/// # Errors
+/// As [`deliver_due`].
+pub async fn run_once(svc: &Services, mailer: &Mailer) -> Result<Report> {
+    let (_keep, mut stop) = watch::channel(false);
+    deliver_due(svc, mailer, &Options::from_settings(&svc.settings), &mut stop).await
+}
+
+/// Delivers until `stop` turns true, then returns once the message in hand
+/// is finished and the rest of its batch is handed back.
+pub async fn run(svc: Services, mailer: Mailer, options: Options, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let busy = match deliver_due(&svc, &mailer, &options, &mut stop).await {
+            Ok(report) => report.claimed() > 0,
+            Err(err) => {
+                tracing::warn!(error = ?err, "outbox pass failed");
+                false
+            }
+        };
+        if !busy {
+            tokio::select! {
+                () = tokio::time::sleep(options.idle) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A running delivery loop.
+#[derive(Debug)]
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts [`run`] in the background.
+    pub fn spawn(svc: Services, mailer: Mailer, options: Options) -> Self {
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(svc, mailer, options, rx));
+        Self { stop, task }
+    }
+
+    /// Starts the worker when `SMTP_URL` is set; without it messages stay in
+    /// the outbox for the admin view.
+    ///
+    /// # Errors
+    /// When `SMTP_URL` or `YISHI_MAIL_FROM` cannot be used.
+    pub fn from_settings(svc: &Services) -> anyhow::Result<Option<Self>> {
+        use secrecy::ExposeSecret;
+        let Some(url) = &svc.settings.smtp_url else {
+            tracing::info!("SMTP_URL is not set: emails stay in the outbox");
+            return Ok(None);
+        };
+        let mailer = Mailer::from_url(url.expose_secret(), &svc.settings.mail_from)?;
+        Ok(Some(Self::spawn(
+            svc.clone(),
+            mailer,
+            Options::from_settings(&svc.settings),
+        )))
+    }
+
+    /// Asks the loop to stop and waits for it (a minute at most: one SMTP
+    /// timeout); the message in hand is finished, the rest released.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(70), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the email worker did not stop in time; its claims expire with their lease");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_a_ceiling() {
+        let now = Utc::now();
+        for attempts in 1..=30 {
+            let full = (BACKOFF_BASE_SECS << (attempts - 1).min(20)).min(BACKOFF_MAX_SECS);
+            let wait = (backoff(attempts, now) - now).num_seconds();
+            assert!(wait >= full / 2 && wait <= full, "attempt {attempts}: {wait}");
+        }
+        let waits: std::collections::HashSet<i64> = (0..20)
+            .map(|_| (backoff(5, now) - now).num_seconds())
+            .collect();
+        assert!(waits.len() > 1, "jitter varies the delay");
+    }
+}
