@@ -158,6 +158,14 @@ impl Db {
     }
 }
 
+/// The `n`th bind parameter in raw SQL for `backend` (`$1` or `?1`).
+pub fn param(backend: DatabaseBackend, n: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -8,6 +8,7 @@ mod m20261125_000002_create_accounts;
 mod m20261125_000003_create_roles_and_residencies;
 mod m20261125_000004_create_outbox_and_audit_log;
 mod m20261125_000005_create_topics;
+mod m20261125_000006_create_outcomes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_roles_and_residencies::Migration),
             Box::new(m20261125_000004_create_outbox_and_audit_log::Migration),
             Box::new(m20261125_000005_create_topics::Migration),
+            Box::new(m20261125_000006_create_outcomes::Migration),
         ]
     }
 }

@@ -25,6 +25,10 @@ pub enum EmailKind {
     ResidencyRejected,
     TopicAnnounced,
     ProxyOpinionRecorded,
+    OutcomePublished,
+    ProgressUpdate,
+    OutcomeCorrected,
+    ExplanationPublished,
 }
 
 impl EmailKind {
@@ -36,6 +40,10 @@ impl EmailKind {
             Self::ResidencyRejected => "residency_rejected",
             Self::TopicAnnounced => "topic_announced",
             Self::ProxyOpinionRecorded => "proxy_opinion_recorded",
+            Self::OutcomePublished => "outcome_published",
+            Self::ProgressUpdate => "progress_update",
+            Self::OutcomeCorrected => "outcome_corrected",
+            Self::ExplanationPublished => "explanation_published",
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Model {
     pub created_by: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub deadline: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -53,7 +53,7 @@ fn illegal(topic: &Topic, to: State) -> Error {
 }
 
 /// Loads the topic inside `txn`, checks permission and that `to` is reachable.
-async fn begin_move(
+pub(crate) async fn begin_move(
     svc: &Services,
     trigger: Trigger<'_>,
     id: i64,
@@ -71,7 +71,7 @@ async fn begin_move(
 }
 
 /// The conditional update at the heart of every move.
-async fn set_state(
+pub(crate) async fn set_state(
     txn: &DatabaseTransaction,
     topic: &Topic,
     from: State,
@@ -101,7 +101,7 @@ async fn set_state(
     }
 }
 
-async fn finish_move(
+pub(crate) async fn finish_move(
     svc: &Services,
     txn: DatabaseTransaction,
     trigger: Trigger<'_>,
