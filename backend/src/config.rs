@@ -461,7 +461,9 @@ mod tests {
             "YISHI_MAIL_FROM"
         );
         assert_eq!(
-            settings(&[("YISHI_MAIL_RATE_PER_SEC", "0")]).unwrap_err().var,
+            settings(&[("YISHI_MAIL_RATE_PER_SEC", "0")])
+                .unwrap_err()
+                .var,
             "YISHI_MAIL_RATE_PER_SEC"
         );
     }

@@ -109,9 +109,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 services.settings.public_url
             );
             tokio::spawn(yishi::domain::topics::scheduler_loop(services.clone()));
+            let mail = yishi::mail::worker::Worker::from_settings(&services)?;
             axum::serve(listener, yishi::build_app(services.clone()))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            if let Some(mail) = mail {
+                mail.shutdown().await;
+            }
             services.db.close().await;
         }
         Command::Check => {

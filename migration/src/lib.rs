@@ -9,6 +9,7 @@ mod m20261125_000003_create_roles_and_residencies;
 mod m20261125_000004_create_outbox_and_audit_log;
 mod m20261125_000005_create_topics;
 mod m20261125_000006_create_outcomes;
+mod m20261125_000007_create_email_preferences;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_outbox_and_audit_log::Migration),
             Box::new(m20261125_000005_create_topics::Migration),
             Box::new(m20261125_000006_create_outcomes::Migration),
+            Box::new(m20261125_000007_create_email_preferences::Migration),
         ]
     }
 }

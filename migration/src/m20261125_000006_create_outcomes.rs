@@ -63,7 +63,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ProgressUpdates::Table)
-                    .col(big_integer(ProgressUpdates::Id).auto_increment().primary_key())
+                    .col(
+                        big_integer(ProgressUpdates::Id)
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(big_integer(ProgressUpdates::TopicId))
                     .col(text(ProgressUpdates::Body))
                     .col(integer(ProgressUpdates::Percent))
@@ -121,7 +125,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ExplanationRecipients::ReadAt))
                     .col(string_len_null(ExplanationRecipients::Reply, 16))
                     .col(text_null(ExplanationRecipients::ReplyComment))
-                    .col(timestamp_with_time_zone_null(ExplanationRecipients::RepliedAt))
+                    .col(timestamp_with_time_zone_null(
+                        ExplanationRecipients::RepliedAt,
+                    ))
                     .primary_key(
                         Index::create()
                             .col(ExplanationRecipients::ExplanationId)
@@ -129,7 +135,10 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .from(ExplanationRecipients::Table, ExplanationRecipients::ExplanationId)
+                            .from(
+                                ExplanationRecipients::Table,
+                                ExplanationRecipients::ExplanationId,
+                            )
                             .to(Explanations::Table, Explanations::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -151,7 +160,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Notifications::Table)
-                    .col(big_integer(Notifications::Id).auto_increment().primary_key())
+                    .col(
+                        big_integer(Notifications::Id)
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(integer(Notifications::UserId))
                     .col(string_len(Notifications::Kind, 48))
                     .col(big_integer_null(Notifications::TopicId))
@@ -178,7 +191,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SupervisionFlags::Table)
-                    .col(big_integer(SupervisionFlags::Id).auto_increment().primary_key())
+                    .col(
+                        big_integer(SupervisionFlags::Id)
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(big_integer(SupervisionFlags::TopicId))
                     .col(integer(SupervisionFlags::OutcomeVersion))
                     .col(integer(SupervisionFlags::SupervisorId))
@@ -212,11 +229,18 @@ impl MigrationTrait for Migration {
             ProgressUpdates::Table.into_iden(),
             Outcomes::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         for col in [Topics::Deadline, Topics::CompletedAt] {
             manager
-                .alter_table(Table::alter().table(Topics::Table).drop_column(col).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(Topics::Table)
+                        .drop_column(col)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

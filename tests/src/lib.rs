@@ -186,6 +186,8 @@ pub fn fixture_divisions() -> Vec<Row> {
     .clone()
 }
 
+pub mod smtp;
+
 pub mod codes {
     pub const GANSU: &str = "62";
     pub const LANZHOU: &str = "6201";

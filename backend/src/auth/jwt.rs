@@ -98,6 +98,41 @@ impl JwtKeys {
                 _ => TokenRejection::Invalid,
             })
     }
+
+    /// Signs a link token that does not expire (one-click unsubscribe): its
+    /// audience names `purpose`, so it never passes for an access token
+    /// (which has no audience and must expire) nor for another purpose.
+    ///
+    /// # Panics
+    /// Never in practice: HMAC signing of a serialisable struct cannot fail.
+    pub fn sign_link(&self, purpose: &str, subject: &str) -> String {
+        let claims = LinkClaims {
+            sub: subject.to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: purpose.to_owned(),
+        };
+        encode(&Header::new(ALGORITHM), &claims, &self.encoding).expect("HS256 signing cannot fail")
+    }
+
+    /// The subject of a token from [`JwtKeys::sign_link`] for `purpose`, if
+    /// the signature holds.
+    pub fn verify_link(&self, purpose: &str, token: &str) -> Option<String> {
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[purpose]);
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        validation.validate_exp = false;
+        decode::<LinkClaims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims.sub)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LinkClaims {
+    sub: String,
+    iss: String,
+    aud: String,
 }
 
 #[cfg(test)]
@@ -110,6 +145,23 @@ mod tests {
             b"0123456789abcdef0123456789abcdef",
             Duration::from_secs(900),
         )
+    }
+
+    #[test]
+    fn a_link_token_verifies_for_its_purpose_only_and_is_no_access_token() {
+        let keys = keys();
+        let token = keys.sign_link("unsubscribe", "7:topic_announced");
+        assert_eq!(
+            keys.verify_link("unsubscribe", &token).as_deref(),
+            Some("7:topic_announced")
+        );
+        assert!(keys.verify_link("other", &token).is_none());
+        assert!(keys.verify(&token).is_err());
+        let (access, _) = keys.issue(7, Utc::now());
+        assert!(keys.verify_link("unsubscribe", &access).is_none());
+        let mut forged = token.clone();
+        forged.pop();
+        assert!(keys.verify_link("unsubscribe", &forged).is_none());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 
 use super::authz::{Action, Actor};
@@ -27,8 +27,15 @@ pub use explanations::Model as Explanation;
 
 /// The choices that differ from the adopted position: the one definition of
 /// a dissenter. Abstentions dissent from nothing.
-pub fn dissenting_choices(kind: Kind, options: &[topics::TopicOption], outcome: &Outcome) -> Vec<String> {
-    let adopted = outcome.adopted_choice.as_deref().and_then(Choice::parse_key);
+pub fn dissenting_choices(
+    kind: Kind,
+    options: &[topics::TopicOption],
+    outcome: &Outcome,
+) -> Vec<String> {
+    let adopted = outcome
+        .adopted_choice
+        .as_deref()
+        .and_then(Choice::parse_key);
     match (kind, adopted) {
         (Kind::Decision, Some(Choice::Support)) => vec![Choice::Oppose.key()],
         (Kind::Decision, Some(Choice::Oppose)) => vec![Choice::Support.key()],
@@ -81,7 +88,10 @@ async fn context(svc: &Services, actor: &Actor, topic_id: i64) -> Result<Context
         .ok_or_else(|| Error::conflict("explanations follow the published outcome"))?;
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let options = topics::options(db, topic_id).await?;
-    Ok(Context { dissent: dissenting_choices(kind, &options, &outcome), topic })
+    Ok(Context {
+        dissent: dissenting_choices(kind, &options, &outcome),
+        topic,
+    })
 }
 
 /// `SELECT user_id, opinion_id, village_code` of the audience, with its
@@ -93,9 +103,18 @@ fn recipients_sql(
     first_param: usize,
 ) -> Result<(String, Vec<sea_orm::Value>)> {
     let topic_id = ctx.topic.id;
-    let quoted = |keys: &[String]| keys.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(", ");
+    let quoted = |keys: &[String]| {
+        keys.iter()
+            .map(|k| format!("'{}'", k.replace('\'', "")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let base = format!("SELECT o.user_id, o.id AS opinion_id, o.village_code FROM opinions o WHERE o.topic_id = {topic_id} AND o.user_id IS NOT NULL");
-    let dissent = if ctx.dissent.is_empty() { "NULL".to_owned() } else { quoted(&ctx.dissent) };
+    let dissent = if ctx.dissent.is_empty() {
+        "NULL".to_owned()
+    } else {
+        quoted(&ctx.dissent)
+    };
     Ok(match audience {
         Audience::AllDissenters => (format!("{base} AND o.choice IN ({dissent})"), Vec::new()),
         Audience::Division(code) => {
@@ -131,15 +150,27 @@ fn recipients_sql(
 ///
 /// # Errors
 /// `FORBIDDEN` outside the organiser's scope; `CONFLICT` before an outcome.
-pub async fn preview(svc: &Services, actor: &Actor, topic_id: i64, audience: &Audience) -> Result<i64> {
+pub async fn preview(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    audience: &Audience,
+) -> Result<i64> {
     let ctx = context(svc, actor, topic_id).await?;
     let db = svc.db.reader();
     let backend = db.get_database_backend();
     let (sql, values) = recipients_sql(backend, &ctx, audience, 1)?;
     let row = db
-        .query_one(Statement::from_sql_and_values(backend, format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({sql}) a"), values))
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({sql}) a"),
+            values,
+        ))
         .await?;
-    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
+    Ok(row
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// Publishes an explanation; the recipient set is fixed now, each recipient
@@ -148,12 +179,21 @@ pub async fn preview(svc: &Services, actor: &Actor, topic_id: i64, audience: &Au
 /// # Errors
 /// As [`preview`]; `BAD_USER_INPUT` for an empty body or an audience with
 /// nobody in it.
-pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, audience: Audience, body: &str) -> Result<Explanation> {
+pub async fn publish(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    audience: Audience,
+    body: &str,
+) -> Result<Explanation> {
     let ctx = context(svc, actor, topic_id).await?;
     actor.require(Action::ManageTopics, &ctx.topic.scope_code)?;
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 20_000 {
-        return Err(Error::bad_input("body", "an explanation has 1 to 20000 characters"));
+        return Err(Error::bad_input(
+            "body",
+            "an explanation has 1 to 20000 characters",
+        ));
     }
     let now = svc.now();
     let txn = svc.db.begin().await?;
@@ -199,7 +239,9 @@ pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, audience: Aud
         .await?;
     notifications::notify(
         &txn,
-        &NotifyAudience::ExplanationRecipients { explanation_id: explanation.id },
+        &NotifyAudience::ExplanationRecipients {
+            explanation_id: explanation.id,
+        },
         EmailKind::ExplanationPublished,
         Some(topic_id),
         &format!("explanation:{}", explanation.id),
@@ -227,11 +269,22 @@ pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, audience: Aud
     )
     .await?;
     txn.commit().await?;
-    Ok(Explanation { recipients, ..explanation })
+    Ok(Explanation {
+        recipients,
+        ..explanation
+    })
 }
 
-async fn receipt(db: &impl ConnectionTrait, explanation_id: i64, user_id: i32) -> Result<Option<Receipt>> {
-    Ok(explanation_recipients::Entity::find_by_id((explanation_id, user_id)).one(db).await?)
+async fn receipt(
+    db: &impl ConnectionTrait,
+    explanation_id: i64,
+    user_id: i32,
+) -> Result<Option<Receipt>> {
+    Ok(
+        explanation_recipients::Entity::find_by_id((explanation_id, user_id))
+            .one(db)
+            .await?,
+    )
 }
 
 /// An explanation as `user_id` may read it: public ones (to all dissenters)
@@ -240,7 +293,11 @@ async fn receipt(db: &impl ConnectionTrait, explanation_id: i64, user_id: i32) -
 ///
 /// # Errors
 /// `NOT_FOUND` for an explanation the user may not read (no existence leak).
-pub async fn read(svc: &Services, viewer: Option<&Actor>, explanation_id: i64) -> Result<(Explanation, Option<Receipt>)> {
+pub async fn read(
+    svc: &Services,
+    viewer: Option<&Actor>,
+    explanation_id: i64,
+) -> Result<(Explanation, Option<Receipt>)> {
     let db = svc.db.reader();
     let explanation = explanations::Entity::find_by_id(explanation_id)
         .one(db)
@@ -270,7 +327,10 @@ pub async fn read(svc: &Services, viewer: Option<&Actor>, explanation_id: i64) -
                 .filter(explanation_recipients::Column::ReadAt.is_null())
                 .exec(svc.db.writer())
                 .await?;
-            Some(Receipt { read_at: Some(now), ..r })
+            Some(Receipt {
+                read_at: Some(now),
+                ..r
+            })
         }
         other => other,
     };
@@ -281,7 +341,10 @@ pub async fn read(svc: &Services, viewer: Option<&Actor>, explanation_id: i64) -
 ///
 /// # Errors
 /// Database errors.
-pub async fn addressed_to(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<(Explanation, Receipt)>> {
+pub async fn addressed_to(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+) -> Result<Vec<(Explanation, Receipt)>> {
     let receipts = explanation_recipients::Entity::find()
         .filter(explanation_recipients::Column::UserId.eq(user_id))
         .order_by_desc(explanation_recipients::Column::ExplanationId)
@@ -306,13 +369,20 @@ pub async fn addressed_to(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec
 ///
 /// # Errors
 /// Database errors.
-pub async fn of_topic(svc: &Services, viewer: Option<&Actor>, topic: &Topic) -> Result<Vec<Explanation>> {
+pub async fn of_topic(
+    svc: &Services,
+    viewer: Option<&Actor>,
+    topic: &Topic,
+) -> Result<Vec<Explanation>> {
     let staff = viewer.is_some_and(|a| a.may(Action::ReadOpinions, &topic.scope_code));
     let mut query = explanations::Entity::find().filter(explanations::Column::TopicId.eq(topic.id));
     if !staff {
         query = query.filter(explanations::Column::Audience.eq(Audience::AllDissenters.as_str()));
     }
-    Ok(query.order_by_asc(explanations::Column::Id).all(svc.db.reader()).await?)
+    Ok(query
+        .order_by_asc(explanations::Column::Id)
+        .all(svc.db.reader())
+        .await?)
 }
 
 /// A recipient answers whether the explanation satisfied them.
@@ -320,8 +390,16 @@ pub async fn of_topic(svc: &Services, viewer: Option<&Actor>, topic: &Topic) -> 
 /// # Errors
 /// `NOT_FOUND` when the user is not a recipient; `BAD_USER_INPUT` for a
 /// comment over 2000 characters.
-pub async fn reply(svc: &Services, user_id: i32, explanation_id: i64, satisfied: bool, comment: Option<String>) -> Result<Receipt> {
-    let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+pub async fn reply(
+    svc: &Services,
+    user_id: i32,
+    explanation_id: i64,
+    satisfied: bool,
+    comment: Option<String>,
+) -> Result<Receipt> {
+    let comment = comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 2_000) {
         return Err(Error::bad_input("comment", "at most 2000 characters"));
     }
@@ -329,9 +407,18 @@ pub async fn reply(svc: &Services, user_id: i32, explanation_id: i64, satisfied:
     let txn = svc.db.begin().await?;
     let row = receipt(&txn, explanation_id, user_id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("explanation {explanation_id} addressed to you")))?;
+        .ok_or_else(|| {
+            Error::not_found(format!("explanation {explanation_id} addressed to you"))
+        })?;
     let mut active: explanation_recipients::ActiveModel = row.into();
-    active.reply = Set(Some(if satisfied { "satisfied" } else { "unsatisfied" }.to_owned()));
+    active.reply = Set(Some(
+        if satisfied {
+            "satisfied"
+        } else {
+            "unsatisfied"
+        }
+        .to_owned(),
+    ));
     active.reply_comment = Set(comment);
     active.replied_at = Set(Some(now));
     active.read_at = Set(Some(active.read_at.clone().unwrap().unwrap_or(now)));
@@ -359,7 +446,12 @@ pub struct Coverage {
 ///
 /// # Errors
 /// `FORBIDDEN` outside the organiser's or supervisor's scope.
-pub async fn coverage(svc: &Services, actor: &Actor, topic_id: i64, level: divisions::Level) -> Result<(Coverage, Vec<Coverage>)> {
+pub async fn coverage(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    level: divisions::Level,
+) -> Result<(Coverage, Vec<Coverage>)> {
     let ctx = context(svc, actor, topic_id).await?;
     let db = svc.db.reader();
     let dissenters: Vec<(i32, String)> = opinions::Entity::find()
@@ -391,11 +483,17 @@ pub async fn coverage(svc: &Services, actor: &Actor, topic_id: i64, level: divis
     }
     let len = level.code_len();
     let mut rows: BTreeMap<String, Coverage> = BTreeMap::new();
-    let mut total = Coverage { division_code: ctx.topic.scope_code.clone(), ..Coverage::default() };
+    let mut total = Coverage {
+        division_code: ctx.topic.scope_code.clone(),
+        ..Coverage::default()
+    };
     let dissenting_users: HashSet<i32> = dissenters.iter().map(|(u, _)| *u).collect();
     for (user, village) in &dissenters {
         let key = village[..len.min(village.len())].to_owned();
-        let row = rows.entry(key.clone()).or_insert_with(|| Coverage { division_code: key, ..Coverage::default() });
+        let row = rows.entry(key.clone()).or_insert_with(|| Coverage {
+            division_code: key,
+            ..Coverage::default()
+        });
         for c in [&mut *row, &mut total] {
             c.dissenters += 1;
             match people.get(user) {

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 
 use super::outbox::EmailKind;
 use crate::db::param;
@@ -93,7 +95,12 @@ pub async fn notify(
 ///
 /// # Errors
 /// Database errors.
-pub async fn list(db: &impl ConnectionTrait, user_id: i32, unread_only: bool, first: u64) -> Result<Vec<Notification>> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    unread_only: bool,
+    first: u64,
+) -> Result<Vec<Notification>> {
     let mut query = notifications::Entity::find().filter(notifications::Column::UserId.eq(user_id));
     if unread_only {
         query = query.filter(notifications::Column::ReadAt.is_null());
@@ -109,7 +116,12 @@ pub async fn list(db: &impl ConnectionTrait, user_id: i32, unread_only: bool, fi
 ///
 /// # Errors
 /// Database errors.
-pub async fn mark_read(db: &impl ConnectionTrait, user_id: i32, ids: &[i64], now: DateTime<Utc>) -> Result<u64> {
+pub async fn mark_read(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let mut update = notifications::Entity::update_many()
         .col_expr(notifications::Column::ReadAt, Expr::value(now))
         .filter(notifications::Column::UserId.eq(user_id))

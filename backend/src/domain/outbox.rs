@@ -181,9 +181,14 @@ pub async fn claim_due(
 pub enum Outcome {
     Sent,
     /// Try again at the given time.
-    Retry { at: DateTime<Utc>, error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// Give up: a permanent rejection, or the last attempt.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Not attempted (shutting down): back in the queue as it was.
     Released,
 }
@@ -220,10 +225,7 @@ pub async fn finish(
         Outcome::Released => update
             .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::value(claimed.attempts - 1),
-            ),
+            .col_expr(outbox::Column::Attempts, Expr::value(claimed.attempts - 1)),
     };
     let result = update
         .filter(outbox::Column::Id.eq(claimed.id))

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::authz::{Action, Actor};
@@ -42,34 +42,65 @@ struct ValidOutcome {
     entrusted_by: Option<String>,
 }
 
-async fn validate(db: &impl ConnectionTrait, topic: &Topic, input: OutcomeInput, now: DateTime<Utc>) -> Result<ValidOutcome> {
+async fn validate(
+    db: &impl ConnectionTrait,
+    topic: &Topic,
+    input: OutcomeInput,
+    now: DateTime<Utc>,
+) -> Result<ValidOutcome> {
     let decision = input.decision.trim().to_owned();
     if decision.is_empty() || decision.chars().count() > 20_000 {
-        return Err(Error::bad_input("decision", "the decision has 1 to 20000 characters"));
+        return Err(Error::bad_input(
+            "decision",
+            "the decision has 1 to 20000 characters",
+        ));
     }
     let responsible_body = input.responsible_body.trim().to_owned();
     if responsible_body.is_empty() || responsible_body.chars().count() > 200 {
-        return Err(Error::bad_input("responsibleBody", "name the responsible body (1 to 200 characters)"));
+        return Err(Error::bad_input(
+            "responsibleBody",
+            "name the responsible body (1 to 200 characters)",
+        ));
     }
     if input.deadline <= now {
-        return Err(Error::bad_input("deadline", "the implementation deadline must be in the future"));
+        return Err(Error::bad_input(
+            "deadline",
+            "the implementation deadline must be in the future",
+        ));
     }
-    let entrusted_by = input.entrusted_by.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    let entrusted_by = input
+        .entrusted_by
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty());
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let adopted = match (kind, input.adopted) {
         (Kind::Open, None) => None,
-        (Kind::Open, Some(_)) => return Err(Error::bad_input("adopted", "an open topic has no adopted position")),
+        (Kind::Open, Some(_)) => {
+            return Err(Error::bad_input(
+                "adopted",
+                "an open topic has no adopted position",
+            ))
+        }
         (_, None) => return Err(Error::bad_input("adopted", "give the adopted position")),
         (_, Some(choice)) => {
             let options = topics::options(db, topic.id).await?;
             let choice = resolve_choice(kind, &options, &choice)?;
             if choice == Choice::Abstain {
-                return Err(Error::bad_input("adopted", "abstaining is not a position to adopt"));
+                return Err(Error::bad_input(
+                    "adopted",
+                    "abstaining is not a position to adopt",
+                ));
             }
             Some(choice.key())
         }
     };
-    Ok(ValidOutcome { decision, adopted, responsible_body, deadline: input.deadline, entrusted_by })
+    Ok(ValidOutcome {
+        decision,
+        adopted,
+        responsible_body,
+        deadline: input.deadline,
+        entrusted_by,
+    })
 }
 
 async fn insert_version(
@@ -124,7 +155,12 @@ fn outcome_payload(topic: &Topic, outcome: &Outcome, svc: &Services) -> serde_js
 /// # Errors
 /// `CONFLICT` unless the topic is closed; `FORBIDDEN` outside the
 /// organiser's division; `BAD_USER_INPUT` for invalid fields.
-pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, input: OutcomeInput) -> Result<Outcome> {
+pub async fn publish(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    input: OutcomeInput,
+) -> Result<Outcome> {
     let now = svc.now();
     let trigger = Trigger::Organiser(actor);
     let (txn, topic, from) = lifecycle::begin_move(svc, trigger, topic_id, State::Decided).await?;
@@ -141,7 +177,16 @@ pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, input: Outcom
         now,
     )
     .await?;
-    lifecycle::finish_move(svc, txn, trigger, &topic, State::Decided, serde_json::json!({ "outcome_version": 1 }), now).await?;
+    lifecycle::finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Decided,
+        serde_json::json!({ "outcome_version": 1 }),
+        now,
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -152,9 +197,19 @@ pub async fn publish(svc: &Services, actor: &Actor, topic_id: i64, input: Outcom
 pub async fn start_implementation(svc: &Services, actor: &Actor, topic_id: i64) -> Result<Topic> {
     let now = svc.now();
     let trigger = Trigger::Organiser(actor);
-    let (txn, topic, from) = lifecycle::begin_move(svc, trigger, topic_id, State::Implementing).await?;
+    let (txn, topic, from) =
+        lifecycle::begin_move(svc, trigger, topic_id, State::Implementing).await?;
     lifecycle::set_state(&txn, &topic, from, State::Implementing, Vec::new(), now).await?;
-    lifecycle::finish_move(svc, txn, trigger, &topic, State::Implementing, serde_json::json!({}), now).await
+    lifecycle::finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Implementing,
+        serde_json::json!({}),
+        now,
+    )
+    .await
 }
 
 /// IMPLEMENTING → COMPLETED; the completion time decides "on time".
@@ -164,13 +219,32 @@ pub async fn start_implementation(svc: &Services, actor: &Actor, topic_id: i64) 
 pub async fn complete(svc: &Services, actor: &Actor, topic_id: i64) -> Result<Topic> {
     let now = svc.now();
     let trigger = Trigger::Organiser(actor);
-    let (txn, topic, from) = lifecycle::begin_move(svc, trigger, topic_id, State::Completed).await?;
+    let (txn, topic, from) =
+        lifecycle::begin_move(svc, trigger, topic_id, State::Completed).await?;
     if open_flag(&txn, topic_id).await?.is_some() {
-        return Err(Error::conflict("publish the corrected outcome a supervisor asked for before completing"));
+        return Err(Error::conflict(
+            "publish the corrected outcome a supervisor asked for before completing",
+        ));
     }
-    lifecycle::set_state(&txn, &topic, from, State::Completed, vec![(topics_table::Column::CompletedAt, now.into())], now)
-        .await?;
-    lifecycle::finish_move(svc, txn, trigger, &topic, State::Completed, serde_json::json!({}), now).await
+    lifecycle::set_state(
+        &txn,
+        &topic,
+        from,
+        State::Completed,
+        vec![(topics_table::Column::CompletedAt, now.into())],
+        now,
+    )
+    .await?;
+    lifecycle::finish_move(
+        svc,
+        txn,
+        trigger,
+        &topic,
+        State::Completed,
+        serde_json::json!({}),
+        now,
+    )
+    .await
 }
 
 /// Publishes a progress update and notifies every participant.
@@ -178,15 +252,29 @@ pub async fn complete(svc: &Services, actor: &Actor, topic_id: i64) -> Result<To
 /// # Errors
 /// `CONFLICT` unless decided or implementing; `BAD_USER_INPUT` for empty
 /// text or a percentage outside 0–100.
-pub async fn publish_progress(svc: &Services, actor: &Actor, topic_id: i64, body: &str, percent: i32) -> Result<ProgressUpdate> {
+pub async fn publish_progress(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    body: &str,
+    percent: i32,
+) -> Result<ProgressUpdate> {
     let topic = topics::get(svc.db.reader(), topic_id).await?;
     actor.require(Action::ManageTopics, &topic.scope_code)?;
-    if !matches!(State::parse(&topic.state), Some(State::Decided | State::Implementing)) {
-        return Err(Error::conflict("progress is reported on decided or implementing topics"));
+    if !matches!(
+        State::parse(&topic.state),
+        Some(State::Decided | State::Implementing)
+    ) {
+        return Err(Error::conflict(
+            "progress is reported on decided or implementing topics",
+        ));
     }
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 10_000 {
-        return Err(Error::bad_input("body", "a progress update has 1 to 10000 characters"));
+        return Err(Error::bad_input(
+            "body",
+            "a progress update has 1 to 10000 characters",
+        ));
     }
     if !(0..=100).contains(&percent) {
         return Err(Error::bad_input("percent", "0 to 100"));
@@ -250,21 +338,37 @@ async fn open_flag(db: &impl ConnectionTrait, topic_id: i64) -> Result<Option<Fl
 /// # Errors
 /// `FORBIDDEN` for anyone but such a supervisor; `CONFLICT` without an
 /// outcome or while a flag is already open; `BAD_USER_INPUT` for empty text.
-pub async fn flag(svc: &Services, actor: &Actor, topic_id: i64, reason: &str, legal_basis: &str) -> Result<Flag> {
+pub async fn flag(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    reason: &str,
+    legal_basis: &str,
+) -> Result<Flag> {
     let now = svc.now();
     let txn = svc.db.begin().await?;
     let topic = topics::get(&txn, topic_id).await?;
     actor.require(Action::Supervise, &topic.scope_code)?;
-    let current = current(&txn, topic_id).await?.ok_or_else(|| Error::conflict("this topic has no outcome to flag"))?;
+    let current = current(&txn, topic_id)
+        .await?
+        .ok_or_else(|| Error::conflict("this topic has no outcome to flag"))?;
     let (reason, legal_basis) = (reason.trim(), legal_basis.trim());
     if reason.is_empty() || reason.chars().count() > 5_000 {
-        return Err(Error::bad_input("reason", "give the reason (1 to 5000 characters)"));
+        return Err(Error::bad_input(
+            "reason",
+            "give the reason (1 to 5000 characters)",
+        ));
     }
     if legal_basis.is_empty() || legal_basis.chars().count() > 2_000 {
-        return Err(Error::bad_input("legalBasis", "cite the legal basis (1 to 2000 characters)"));
+        return Err(Error::bad_input(
+            "legalBasis",
+            "cite the legal basis (1 to 2000 characters)",
+        ));
     }
     if open_flag(&txn, topic_id).await?.is_some() {
-        return Err(Error::conflict("a correction is already requested for this outcome"));
+        return Err(Error::conflict(
+            "a correction is already requested for this outcome",
+        ));
     }
     let row = supervision_flags::ActiveModel {
         topic_id: Set(topic_id),
@@ -302,11 +406,20 @@ pub async fn flag(svc: &Services, actor: &Actor, topic_id: i64, reason: &str, le
 ///
 /// # Errors
 /// `CONFLICT` before a decision; `BAD_USER_INPUT` without a reason.
-pub async fn correct(svc: &Services, actor: &Actor, topic_id: i64, input: OutcomeInput, change_reason: &str) -> Result<Outcome> {
+pub async fn correct(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    input: OutcomeInput,
+    change_reason: &str,
+) -> Result<Outcome> {
     let now = svc.now();
     let change_reason = change_reason.trim();
     if change_reason.is_empty() || change_reason.chars().count() > 5_000 {
-        return Err(Error::bad_input("changeReason", "say what changed and why (1 to 5000 characters)"));
+        return Err(Error::bad_input(
+            "changeReason",
+            "say what changed and why (1 to 5000 characters)",
+        ));
     }
     let txn = svc.db.begin().await?;
     let topic = topics::get(&txn, topic_id).await?;
@@ -317,19 +430,34 @@ pub async fn correct(svc: &Services, actor: &Actor, topic_id: i64, input: Outcom
     let valid = validate(&txn, &topic, input, now).await?;
     let flag = open_flag(&txn, topic_id).await?;
     let version = previous.version + 1;
-    let outcome = insert_version(&txn, &topic, version, &valid, Some((change_reason, flag.as_ref().map(|f| f.id))), actor, now)
-        .await
-        .map_err(|e| match e {
-            Error::Internal(cause) if cause.downcast_ref::<sea_orm::DbErr>().is_some_and(crate::error::is_unique_violation) => {
-                Error::conflict("the outcome was corrected meanwhile; reload it")
-            }
-            other => other,
-        })?;
+    let outcome = insert_version(
+        &txn,
+        &topic,
+        version,
+        &valid,
+        Some((change_reason, flag.as_ref().map(|f| f.id))),
+        actor,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::Internal(cause)
+            if cause
+                .downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(crate::error::is_unique_violation) =>
+        {
+            Error::conflict("the outcome was corrected meanwhile; reload it")
+        }
+        other => other,
+    })?;
     if let Some(flag) = &flag {
         supervision_flags::Entity::update_many()
             .col_expr(supervision_flags::Column::Status, Expr::value("resolved"))
             .col_expr(supervision_flags::Column::ResolvedAt, Expr::value(now))
-            .col_expr(supervision_flags::Column::ResolvedByVersion, Expr::value(version))
+            .col_expr(
+                supervision_flags::Column::ResolvedByVersion,
+                Expr::value(version),
+            )
             .filter(supervision_flags::Column::Id.eq(flag.id))
             .exec(&txn)
             .await?;
@@ -404,14 +532,19 @@ pub async fn flags(db: &impl ConnectionTrait, topic_id: i64) -> Result<Vec<Flag>
 /// Overdue: decided or implementing with the deadline passed (the one rule,
 /// also used by list filters through [`overdue_condition`]).
 pub fn is_overdue(topic: &Topic, now: DateTime<Utc>) -> bool {
-    matches!(State::parse(&topic.state), Some(State::Decided | State::Implementing))
-        && topic.deadline.is_some_and(|d| d < now)
+    matches!(
+        State::parse(&topic.state),
+        Some(State::Decided | State::Implementing)
+    ) && topic.deadline.is_some_and(|d| d < now)
 }
 
 /// [`is_overdue`] as a query condition.
 pub fn overdue_condition(now: DateTime<Utc>) -> sea_orm::Condition {
     sea_orm::Condition::all()
-        .add(topics_table::Column::State.is_in([State::Decided.as_str(), State::Implementing.as_str()]))
+        .add(
+            topics_table::Column::State
+                .is_in([State::Decided.as_str(), State::Implementing.as_str()]),
+        )
         .add(topics_table::Column::Deadline.lt(now))
 }
 

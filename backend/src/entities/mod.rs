@@ -4,6 +4,7 @@
 pub mod assessments;
 pub mod audit_log;
 pub mod divisions;
+pub mod email_preferences;
 pub mod email_tokens;
 pub mod explanation_recipients;
 pub mod explanations;

@@ -4,6 +4,8 @@ mod accounts;
 pub mod context;
 mod divisions;
 pub mod error;
+mod outbox;
+mod outcomes;
 mod residency;
 mod roles;
 mod suggestions;
@@ -18,6 +20,8 @@ use crate::domain::Services;
 pub struct Query(
     accounts::AccountsQuery,
     divisions::DivisionsQuery,
+    outbox::OutboxQuery,
+    outcomes::OutcomesQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
     suggestions::SuggestionsQuery,
@@ -27,6 +31,8 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountsMutation,
+    outbox::OutboxMutation,
+    outcomes::OutcomesMutation,
     residency::ResidencyMutation,
     roles::RolesMutation,
     suggestions::SuggestionsMutation,

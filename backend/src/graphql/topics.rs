@@ -104,7 +104,7 @@ impl From<Stance> for Choice {
     }
 }
 
-fn stance_of(choice: &Choice) -> Option<Stance> {
+pub(crate) fn stance_of(choice: &Choice) -> Option<Stance> {
     Some(match choice {
         Choice::Support => Stance::Support,
         Choice::Oppose => Stance::Oppose,
@@ -242,6 +242,45 @@ impl Topic {
                 opinion: o,
                 resident_name: None,
             }))
+    }
+    /// The current outcome (协商意见), once decided.
+    async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<super::outcomes::Outcome>> {
+        super::outcomes::topic_outcome(ctx, &self.0).await
+    }
+    /// Every version of the outcome, oldest first (corrections keep the old).
+    async fn outcome_versions(&self, ctx: &Context<'_>) -> Result<Vec<super::outcomes::Outcome>> {
+        super::outcomes::topic_outcome_versions(ctx, &self.0).await
+    }
+    async fn progress_updates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::outcomes::ProgressUpdate>> {
+        super::outcomes::topic_progress(ctx, &self.0).await
+    }
+    async fn supervision_flags(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::outcomes::SupervisionFlag>> {
+        super::outcomes::topic_flags(ctx, &self.0).await
+    }
+    /// Public explanations (to all dissenters); staff see every one.
+    async fn explanations(&self, ctx: &Context<'_>) -> Result<Vec<super::outcomes::Explanation>> {
+        super::outcomes::topic_explanations(ctx, &self.0).await
+    }
+    /// The current outcome's implementation deadline.
+    async fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.deadline
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    /// Decided or implementing with the deadline passed.
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        crate::domain::outcomes::is_overdue(&self.0, services(ctx).now())
+    }
+    /// Whether a completed topic finished by its deadline.
+    async fn completed_on_time(&self) -> Option<bool> {
+        crate::domain::outcomes::completed_on_time(&self.0)
     }
     /// Whether the signed-in user may give an opinion (ignoring the state),
     /// and if not, why.
@@ -575,6 +614,9 @@ impl TopicsQuery {
         within_division: Option<String>,
         states: Option<Vec<TopicState>>,
         category: Option<TopicCategory>,
+        #[graphql(desc = "Only outcomes past their deadline and not completed.")] overdue: Option<
+            bool,
+        >,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Topic, EmptyFields, EmptyFields>> {
@@ -588,6 +630,7 @@ impl TopicsQuery {
                 .map(Into::into)
                 .collect(),
             category: category.map(Into::into),
+            overdue_at: overdue.unwrap_or(false).then(|| services(ctx).now()),
         };
         let after_id = after
             .as_deref()

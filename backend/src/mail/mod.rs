@@ -114,7 +114,9 @@ impl Mailer {
 fn hint(err: &lettre::transport::smtp::Error) -> String {
     let text = err.to_string();
     if err.is_tls() {
-        format!("{text} (check the TLS mode: smtps:// for port 465, ?tls=required for STARTTLS on 587)")
+        format!(
+            "{text} (check the TLS mode: smtps:// for port 465, ?tls=required for STARTTLS on 587)"
+        )
     } else if err.is_timeout() {
         format!("{text} (the relay did not answer in time)")
     } else {

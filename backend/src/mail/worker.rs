@@ -83,7 +83,9 @@ impl Report {
 /// is due after an exponentially growing delay with jitter, so a relay that
 /// comes back is not hit by every instance's backlog at the same second.
 fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
-    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let exp = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
     let full = BACKOFF_BASE_SECS
         .saturating_mul(1_i64 << exp)
         .min(BACKOFF_MAX_SECS);
@@ -161,20 +163,16 @@ async fn deliver_one(
             }
         }
     };
-    let message = match templates::render(
-        &row.kind,
-        &row.locale,
-        &payload,
-        &svc.settings.public_url,
-    ) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
-            return Outcome::Failed {
-                error: "the message cannot be rendered (see the server log)".into(),
-            };
-        }
-    };
+    let message =
+        match templates::render(&row.kind, &row.locale, &payload, &svc.settings.public_url) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
+                return Outcome::Failed {
+                    error: "the message cannot be rendered (see the server log)".into(),
+                };
+            }
+        };
     let key = format!("yishi.outbox.{}", row.id);
     match mailer.send(&row.recipient, &key, &message).await {
         Ok(()) => Outcome::Sent,
@@ -200,7 +198,13 @@ async fn deliver_one(
 /// As [`deliver_due`].
 pub async fn run_once(svc: &Services, mailer: &Mailer) -> Result<Report> {
     let (_keep, mut stop) = watch::channel(false);
-    deliver_due(svc, mailer, &Options::from_settings(&svc.settings), &mut stop).await
+    deliver_due(
+        svc,
+        mailer,
+        &Options::from_settings(&svc.settings),
+        &mut stop,
+    )
+    .await
 }
 
 /// Delivers until `stop` turns true, then returns once the message in hand
@@ -272,7 +276,9 @@ impl Worker {
             .await
             .is_err()
         {
-            tracing::warn!("the email worker did not stop in time; its claims expire with their lease");
+            tracing::warn!(
+                "the email worker did not stop in time; its claims expire with their lease"
+            );
         }
     }
 }
@@ -287,7 +293,10 @@ mod tests {
         for attempts in 1..=30 {
             let full = (BACKOFF_BASE_SECS << (attempts - 1).min(20)).min(BACKOFF_MAX_SECS);
             let wait = (backoff(attempts, now) - now).num_seconds();
-            assert!(wait >= full / 2 && wait <= full, "attempt {attempts}: {wait}");
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempts}: {wait}"
+            );
         }
         let waits: std::collections::HashSet<i64> = (0..20)
             .map(|_| (backoff(5, now) - now).num_seconds())

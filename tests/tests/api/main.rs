@@ -3,7 +3,9 @@
 
 mod accounts;
 mod divisions;
+mod email;
 mod http;
+mod outcomes;
 mod residency_and_roles;
 mod suggestions;
 mod topics;

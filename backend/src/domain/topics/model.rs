@@ -614,6 +614,8 @@ pub struct TopicFilter {
     pub within_division: Option<String>,
     pub states: Vec<State>,
     pub category: Option<Category>,
+    /// Only topics overdue at this time.
+    pub overdue_at: Option<DateTime<Utc>>,
 }
 
 /// Topics matching `filter` that `viewer` may see, newest first, `first`
@@ -647,6 +649,9 @@ pub async fn list(
     }
     if let Some(category) = filter.category {
         cond = cond.add(topics::Column::Category.eq(category.as_str()));
+    }
+    if let Some(now) = filter.overdue_at {
+        cond = cond.add(crate::domain::outcomes::overdue_condition(now));
     }
     // Drafts only within the viewer's managed or supervised divisions.
     let mut visible = Condition::any().add(topics::Column::State.ne(State::Draft.as_str()));

@@ -1,0 +1,154 @@
+//! The outbox for the admin panel: what was sent, what waits, what failed
+//! and why, and a way to try a failed message again.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, Object, Result, ID};
+use chrono::{DateTime, Utc};
+
+use super::context::{actor, services};
+use crate::domain::outbox;
+use crate::entities::outbox as outbox_row;
+use crate::error::Error;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum EmailStatus {
+    /// Waiting for its first or next attempt.
+    Queued,
+    /// Claimed by a worker right now.
+    Sending,
+    Sent,
+    /// Given up: see `lastError`; `retryEmail` queues it again.
+    Failed,
+}
+
+impl From<outbox::Status> for EmailStatus {
+    fn from(s: outbox::Status) -> Self {
+        match s {
+            outbox::Status::Queued => Self::Queued,
+            outbox::Status::Sending => Self::Sending,
+            outbox::Status::Sent => Self::Sent,
+            outbox::Status::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<EmailStatus> for outbox::Status {
+    fn from(s: EmailStatus) -> Self {
+        match s {
+            EmailStatus::Queued => Self::Queued,
+            EmailStatus::Sending => Self::Sending,
+            EmailStatus::Sent => Self::Sent,
+            EmailStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+/// One message in the outbox. Its body is not exposed: it may carry a
+/// sign-in or password-reset link meant for the recipient alone.
+pub struct Email(pub outbox_row::Model);
+
+#[Object]
+impl Email {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// `verify_email`, `password_reset`, `topic_announced`, …
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    async fn recipient(&self) -> &str {
+        &self.0.recipient
+    }
+
+    async fn locale(&self) -> &str {
+        &self.0.locale
+    }
+
+    async fn status(&self) -> EmailStatus {
+        outbox::Status::parse(&self.0.status).map_or(EmailStatus::Queued, Into::into)
+    }
+
+    /// Delivery attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// When a queued message is next tried (for one being sent: when its
+    /// worker's claim expires).
+    async fn next_attempt_at(&self) -> DateTime<Utc> {
+        self.0.next_attempt_at
+    }
+
+    /// The SMTP relay's answer to the last failed attempt.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sent_at
+    }
+}
+
+#[derive(Default)]
+pub struct OutboxQuery;
+
+#[Object]
+impl OutboxQuery {
+    /// Emails, newest first, optionally of one status (province
+    /// administrators only).
+    async fn outbox(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<EmailStatus>,
+        #[graphql(desc = "Page size (default 50).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Email, EmptyFields, EmptyFields>> {
+        let actor = actor(ctx).await?;
+        let after_id = after
+            .as_deref()
+            .map(|a| {
+                a.parse::<i64>()
+                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
+            })
+            .transpose()?;
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
+        let mut rows = outbox::list(
+            services(ctx),
+            actor,
+            status.map(Into::into),
+            first,
+            after_id,
+        )
+        .await?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(r.id.to_string(), Email(r))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct OutboxMutation;
+
+#[Object]
+impl OutboxMutation {
+    /// Queues a failed email again with a fresh set of attempts (province
+    /// administrators only).
+    async fn retry_email(&self, ctx: &Context<'_>, id: ID) -> Result<Email> {
+        let actor = actor(ctx).await?;
+        let id = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Error::bad_input("id", format!("{:?} is not a valid id", id.as_str()))
+        })?;
+        Ok(Email(outbox::retry(services(ctx), actor, id).await?))
+    }
+}

@@ -1,0 +1,588 @@
+//! Outcomes, progress, supervision, explanations and notifications in the API.
+
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::context::{actor, optional_actor, services, user_id};
+use super::topics::{Stance, Topic};
+use super::types::DivisionLevel;
+use crate::domain::explanations::{self, Audience};
+use crate::domain::opinions::ChoiceInput;
+use crate::domain::outcomes::{self, OutcomeInput as DomainOutcomeInput};
+use crate::domain::topics::Choice;
+use crate::domain::{notifications, topics};
+use crate::error::Error;
+
+fn big_id(id: &ID, field: &'static str) -> crate::error::Result<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::bad_input(field, format!("{:?} is not a valid id", id.as_str())))
+}
+
+/// One version of a topic's outcome (协商意见).
+#[derive(SimpleObject)]
+pub struct Outcome {
+    pub version: i32,
+    pub decision: String,
+    /// The adopted stance (decisions, appraisals).
+    pub adopted_stance: Option<Stance>,
+    /// The adopted option (choice topics).
+    pub adopted_option_id: Option<ID>,
+    pub responsible_body: String,
+    pub deadline: DateTime<Utc>,
+    /// The government department that entrusted the matter, if any.
+    pub entrusted_by: Option<String>,
+    /// For a corrected version: what changed and why.
+    pub change_reason: Option<String>,
+    /// The supervision flag this version answers.
+    pub flag_id: Option<ID>,
+    pub published_at: DateTime<Utc>,
+}
+
+impl From<outcomes::Outcome> for Outcome {
+    fn from(o: outcomes::Outcome) -> Self {
+        let adopted = o.adopted_choice.as_deref().and_then(Choice::parse_key);
+        Self {
+            version: o.version,
+            decision: o.decision,
+            adopted_stance: adopted.as_ref().and_then(super::topics::stance_of),
+            adopted_option_id: match adopted {
+                Some(Choice::Option(id)) => Some(ID(id.to_string())),
+                _ => None,
+            },
+            responsible_body: o.responsible_body,
+            deadline: o.deadline,
+            entrusted_by: o.entrusted_by,
+            change_reason: o.change_reason,
+            flag_id: o.flag_id.map(|f| ID(f.to_string())),
+            published_at: o.published_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProgressUpdate {
+    pub id: ID,
+    pub body: String,
+    pub percent: i32,
+    pub published_at: DateTime<Utc>,
+}
+
+impl From<outcomes::ProgressUpdate> for ProgressUpdate {
+    fn from(p: outcomes::ProgressUpdate) -> Self {
+        Self {
+            id: ID(p.id.to_string()),
+            body: p.body,
+            percent: p.percent,
+            published_at: p.published_at,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FlagStatus {
+    Open,
+    Resolved,
+}
+
+/// A supervisor's request to correct an outcome (依法纠正).
+#[derive(SimpleObject)]
+pub struct SupervisionFlag {
+    pub id: ID,
+    pub outcome_version: i32,
+    pub reason: String,
+    pub legal_basis: String,
+    pub status: FlagStatus,
+    pub created_at: DateTime<Utc>,
+    pub resolved_by_version: Option<i32>,
+}
+
+impl From<outcomes::Flag> for SupervisionFlag {
+    fn from(f: outcomes::Flag) -> Self {
+        Self {
+            id: ID(f.id.to_string()),
+            outcome_version: f.outcome_version,
+            reason: f.reason,
+            legal_basis: f.legal_basis,
+            status: if f.status == "open" {
+                FlagStatus::Open
+            } else {
+                FlagStatus::Resolved
+            },
+            created_at: f.created_at,
+            resolved_by_version: f.resolved_by_version,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ExplanationAudienceKind {
+    /// Every dissenter of the topic; public.
+    AllDissenters,
+    /// The dissenters of one division.
+    Division,
+    /// Chosen opinions: an individual reply.
+    Opinions,
+    /// Those whose latest reply was unsatisfied: a follow-up.
+    Unsatisfied,
+}
+
+#[derive(InputObject)]
+pub struct ExplanationAudienceInput {
+    pub kind: ExplanationAudienceKind,
+    pub division_code: Option<String>,
+    pub opinion_ids: Option<Vec<ID>>,
+}
+
+impl ExplanationAudienceInput {
+    fn into_domain(self) -> crate::error::Result<Audience> {
+        Ok(match self.kind {
+            ExplanationAudienceKind::AllDissenters => Audience::AllDissenters,
+            ExplanationAudienceKind::Unsatisfied => Audience::Unsatisfied,
+            ExplanationAudienceKind::Division => Audience::Division(
+                self.division_code
+                    .ok_or_else(|| Error::bad_input("divisionCode", "name the division"))?,
+            ),
+            ExplanationAudienceKind::Opinions => Audience::Opinions(
+                self.opinion_ids
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|id| big_id(id, "opinionIds"))
+                    .collect::<crate::error::Result<_>>()?,
+            ),
+        })
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ExplanationReply {
+    Satisfied,
+    Unsatisfied,
+}
+
+/// An explanation; recipients' names are never shown, only counts.
+#[derive(SimpleObject)]
+pub struct Explanation {
+    pub id: ID,
+    pub topic_id: ID,
+    pub audience: ExplanationAudienceKind,
+    pub division_code: Option<String>,
+    pub body: String,
+    pub recipients: i32,
+    pub published_at: DateTime<Utc>,
+    /// For a recipient: when they first read it.
+    pub read_at: Option<DateTime<Utc>>,
+    /// For a recipient: their answer.
+    pub my_reply: Option<ExplanationReply>,
+    pub my_reply_comment: Option<String>,
+}
+
+fn to_explanation(
+    e: explanations::Explanation,
+    receipt: Option<explanations::Receipt>,
+) -> Explanation {
+    Explanation {
+        id: ID(e.id.to_string()),
+        topic_id: ID(e.topic_id.to_string()),
+        audience: match e.audience.as_str() {
+            "division" => ExplanationAudienceKind::Division,
+            "opinions" => ExplanationAudienceKind::Opinions,
+            "unsatisfied" => ExplanationAudienceKind::Unsatisfied,
+            _ => ExplanationAudienceKind::AllDissenters,
+        },
+        division_code: e.division_code,
+        body: e.body,
+        recipients: e.recipients,
+        published_at: e.published_at,
+        read_at: receipt.as_ref().and_then(|r| r.read_at),
+        my_reply: receipt.as_ref().and_then(|r| match r.reply.as_deref() {
+            Some("satisfied") => Some(ExplanationReply::Satisfied),
+            Some("unsatisfied") => Some(ExplanationReply::Unsatisfied),
+            _ => None,
+        }),
+        my_reply_comment: receipt.and_then(|r| r.reply_comment),
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ExplanationCoverage {
+    pub division_code: String,
+    pub dissenters: i64,
+    pub explained: i64,
+    pub read: i64,
+    pub satisfied: i64,
+    pub unsatisfied: i64,
+    pub not_yet_explained: i64,
+}
+
+impl From<explanations::Coverage> for ExplanationCoverage {
+    fn from(c: explanations::Coverage) -> Self {
+        Self {
+            division_code: c.division_code,
+            dissenters: c.dissenters,
+            explained: c.explained,
+            read: c.read,
+            satisfied: c.satisfied,
+            unsatisfied: c.unsatisfied,
+            not_yet_explained: c.not_yet_explained,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CoverageReport {
+    pub overall: ExplanationCoverage,
+    pub rows: Vec<ExplanationCoverage>,
+}
+
+#[derive(SimpleObject)]
+pub struct Notification {
+    pub id: ID,
+    /// What happened: outcome_published, progress_update, outcome_corrected,
+    /// explanation_published…
+    pub kind: String,
+    pub topic_id: Option<ID>,
+    /// Details as JSON (title, link…).
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject)]
+pub struct OutcomeInput {
+    pub decision: String,
+    pub adopted_stance: Option<Stance>,
+    pub adopted_option_id: Option<ID>,
+    pub responsible_body: String,
+    pub deadline: DateTime<Utc>,
+    pub entrusted_by: Option<String>,
+}
+
+impl OutcomeInput {
+    fn into_domain(self) -> crate::error::Result<DomainOutcomeInput> {
+        let adopted = match (self.adopted_stance, self.adopted_option_id) {
+            (None, None) => None,
+            (stance, option) => Some(ChoiceInput {
+                stance: stance.map(Into::into),
+                option_id: option
+                    .as_ref()
+                    .map(|id| big_id(id, "adoptedOptionId"))
+                    .transpose()?,
+            }),
+        };
+        Ok(DomainOutcomeInput {
+            decision: self.decision,
+            adopted,
+            responsible_body: self.responsible_body,
+            deadline: self.deadline,
+            entrusted_by: self.entrusted_by,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct OutcomesQuery;
+
+#[Object]
+impl OutcomesQuery {
+    /// An explanation: public ones to anyone, others to their recipients and
+    /// the topic's staff. Reading it as a recipient records the first read.
+    async fn explanation(&self, ctx: &Context<'_>, id: ID) -> Result<Explanation> {
+        let viewer = optional_actor(ctx).await?;
+        let (e, receipt) = explanations::read(services(ctx), viewer, big_id(&id, "id")?).await?;
+        Ok(to_explanation(e, receipt))
+    }
+
+    /// Explanations addressed to me, newest first.
+    async fn my_explanations(&self, ctx: &Context<'_>) -> Result<Vec<Explanation>> {
+        let user = user_id(ctx)?;
+        Ok(explanations::addressed_to(services(ctx).db.reader(), user)
+            .await?
+            .into_iter()
+            .map(|(e, r)| to_explanation(e, Some(r)))
+            .collect())
+    }
+
+    /// How many residents an explanation to this audience would reach.
+    async fn explanation_audience_size(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        audience: ExplanationAudienceInput,
+    ) -> Result<i64> {
+        let actor = actor(ctx).await?;
+        Ok(explanations::preview(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            &audience.into_domain()?,
+        )
+        .await?)
+    }
+
+    /// Dissenters, explained, read, satisfied, unsatisfied and not yet
+    /// explained, per division at `level` (default VILLAGE).
+    async fn explanation_coverage(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        level: Option<DivisionLevel>,
+    ) -> Result<CoverageReport> {
+        let actor = actor(ctx).await?;
+        let level = level.map_or(crate::domain::divisions::Level::Village, Into::into);
+        let (overall, rows) =
+            explanations::coverage(services(ctx), actor, big_id(&topic_id, "topicId")?, level)
+                .await?;
+        Ok(CoverageReport {
+            overall: overall.into(),
+            rows: rows.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// My notifications, newest first.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        unread_only: Option<bool>,
+        first: Option<i32>,
+    ) -> Result<Vec<Notification>> {
+        let user = user_id(ctx)?;
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(50);
+        Ok(notifications::list(
+            services(ctx).db.reader(),
+            user,
+            unread_only.unwrap_or(false),
+            first,
+        )
+        .await?
+        .into_iter()
+        .map(|n| Notification {
+            id: ID(n.id.to_string()),
+            kind: n.kind,
+            topic_id: n.topic_id.map(|t| ID(t.to_string())),
+            payload: n.payload,
+            created_at: n.created_at,
+            read_at: n.read_at,
+        })
+        .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct OutcomesMutation;
+
+#[Object]
+impl OutcomesMutation {
+    /// CLOSED → DECIDED: the outcome with its deadline and responsible body;
+    /// every participant is notified.
+    async fn publish_outcome(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        input: OutcomeInput,
+    ) -> Result<Outcome> {
+        let actor = actor(ctx).await?;
+        Ok(outcomes::publish(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            input.into_domain()?,
+        )
+        .await?
+        .into())
+    }
+
+    /// DECIDED → IMPLEMENTING.
+    async fn start_implementation(&self, ctx: &Context<'_>, topic_id: ID) -> Result<Topic> {
+        let actor = actor(ctx).await?;
+        Ok(Topic(
+            outcomes::start_implementation(services(ctx), actor, big_id(&topic_id, "topicId")?)
+                .await?,
+        ))
+    }
+
+    /// IMPLEMENTING → COMPLETED.
+    async fn complete_topic(&self, ctx: &Context<'_>, topic_id: ID) -> Result<Topic> {
+        let actor = actor(ctx).await?;
+        Ok(Topic(
+            outcomes::complete(services(ctx), actor, big_id(&topic_id, "topicId")?).await?,
+        ))
+    }
+
+    /// Reports implementation progress to every participant.
+    async fn publish_progress(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        body: String,
+        percent: i32,
+    ) -> Result<ProgressUpdate> {
+        let actor = actor(ctx).await?;
+        Ok(outcomes::publish_progress(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            &body,
+            percent,
+        )
+        .await?
+        .into())
+    }
+
+    /// A supervisor flags the outcome for correction.
+    async fn flag_outcome(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        reason: String,
+        legal_basis: String,
+    ) -> Result<SupervisionFlag> {
+        let actor = actor(ctx).await?;
+        Ok(outcomes::flag(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            &reason,
+            &legal_basis,
+        )
+        .await?
+        .into())
+    }
+
+    /// Publishes a corrected outcome as a new version (earlier ones stay).
+    async fn correct_outcome(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        input: OutcomeInput,
+        change_reason: String,
+    ) -> Result<Outcome> {
+        let actor = actor(ctx).await?;
+        Ok(outcomes::correct(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            input.into_domain()?,
+            &change_reason,
+        )
+        .await?
+        .into())
+    }
+
+    /// Explains the outcome to dissenters; recipients are fixed now.
+    async fn publish_explanation(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        audience: ExplanationAudienceInput,
+        body: String,
+    ) -> Result<Explanation> {
+        let actor = actor(ctx).await?;
+        let e = explanations::publish(
+            services(ctx),
+            actor,
+            big_id(&topic_id, "topicId")?,
+            audience.into_domain()?,
+            &body,
+        )
+        .await?;
+        Ok(to_explanation(e, None))
+    }
+
+    /// A recipient answers whether the explanation satisfied them.
+    async fn reply_to_explanation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reply: ExplanationReply,
+        comment: Option<String>,
+    ) -> Result<Explanation> {
+        let user = user_id(ctx)?;
+        let explanation_id = big_id(&id, "id")?;
+        explanations::reply(
+            services(ctx),
+            user,
+            explanation_id,
+            reply == ExplanationReply::Satisfied,
+            comment,
+        )
+        .await?;
+        let viewer = optional_actor(ctx).await?;
+        let (e, receipt) = explanations::read(services(ctx), viewer, explanation_id).await?;
+        Ok(to_explanation(e, receipt))
+    }
+
+    /// Marks notifications read (all when `ids` is empty).
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+    ) -> Result<i64> {
+        let user = user_id(ctx)?;
+        let ids = ids
+            .unwrap_or_default()
+            .iter()
+            .map(|id| big_id(id, "ids"))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        let n =
+            notifications::mark_read(services(ctx).db.writer(), user, &ids, services(ctx).now())
+                .await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+/// Outcome fields of a topic, resolved on demand.
+pub(crate) async fn topic_outcome(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Option<Outcome>> {
+    Ok(outcomes::current(services(ctx).db.reader(), topic.id)
+        .await?
+        .map(Into::into))
+}
+
+pub(crate) async fn topic_outcome_versions(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Vec<Outcome>> {
+    Ok(outcomes::versions(services(ctx).db.reader(), topic.id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub(crate) async fn topic_progress(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Vec<ProgressUpdate>> {
+    Ok(outcomes::progress(services(ctx).db.reader(), topic.id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub(crate) async fn topic_flags(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Vec<SupervisionFlag>> {
+    Ok(outcomes::flags(services(ctx).db.reader(), topic.id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub(crate) async fn topic_explanations(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Vec<Explanation>> {
+    let viewer = optional_actor(ctx).await?;
+    Ok(explanations::of_topic(services(ctx), viewer, topic)
+        .await?
+        .into_iter()
+        .map(|e| to_explanation(e, None))
+        .collect())
+}

@@ -1,0 +1,695 @@
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use yishi::domain::authz::Role;
+use yishi_tests::{
+    codes, db_tests, error_code, error_field, fast_resident, spawn_app, Account, Backend, TestApp,
+};
+
+const SUBMIT: &str = "mutation($t: ID!, $s: Stance, $o: ID, $r: String) { submitOpinion(topicId: $t, stance: $s, optionId: $o, reason: $r) { id } }";
+const PUBLISH: &str = "mutation($t: ID!, $i: OutcomeInput!) { publishOutcome(topicId: $t, input: $i) { version deadline adoptedStance adoptedOptionId } }";
+const EXPLAIN: &str = "mutation($t: ID!, $a: ExplanationAudienceInput!, $b: String!) { publishExplanation(topicId: $t, audience: $a, body: $b) { id recipients audience } }";
+const SIZE: &str = "query($t: ID!, $a: ExplanationAudienceInput!) { explanationAudienceSize(topicId: $t, audience: $a) }";
+const READ: &str = "query($id: ID!) { explanation(id: $id) { id body readAt myReply } }";
+const REPLY: &str = "mutation($id: ID!, $r: ExplanationReply!, $c: String) { replyToExplanation(id: $id, reply: $r, comment: $c) { myReply readAt } }";
+const COVERAGE: &str = "query($t: ID!) { explanationCoverage(topicId: $t) { overall { dissenters explained read satisfied unsatisfied notYetExplained } rows { divisionCode dissenters explained } } }";
+
+struct Voter {
+    token: String,
+    opinion: String,
+}
+
+/// A closed topic of `kind` in 夏官营镇 with the given votes (village,
+/// stance or option index); returns the topic, its organiser, option ids
+/// and the voters in order.
+async fn closed_topic(
+    app: &TestApp,
+    kind: &str,
+    votes: &[(&str, &str)],
+) -> (String, Account, Vec<String>, Vec<Voter>) {
+    let organiser = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    let now = Utc::now();
+    let mut input = json!({
+        "title": "土地流转方案", "body": "村集体土地流转给合作社经营。", "category": "LAND_TRANSFER", "kind": kind,
+        "scopeCode": codes::XIAGUANYING,
+        "opensAt": (now + Duration::hours(73)).to_rfc3339(), "closesAt": (now + Duration::hours(120)).to_rfc3339(),
+    });
+    if kind == "CHOICE" {
+        input["options"] = json!(["流转给合作社", "村集体自营", "维持现状"]);
+    }
+    let created = app
+        .ok(
+            Some(&organiser.access_token),
+            "mutation($i: TopicInput!) { createTopic(input: $i) { id options { id } } }",
+            json!({ "i": input }),
+        )
+        .await;
+    let id = created["createTopic"]["id"].as_str().unwrap().to_owned();
+    let options: Vec<String> = created["createTopic"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    for step in ["announceTopic", "openTopic"] {
+        app.ok(
+            Some(&organiser.access_token),
+            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let mut voters = Vec::new();
+    for (village, choice) in votes {
+        let (_, token) = fast_resident(app, village).await;
+        let vars = match choice.parse::<usize>() {
+            Ok(i) => json!({ "t": id, "o": options[i], "r": "理由" }),
+            Err(_) => json!({ "t": id, "s": choice, "r": "耕地补偿太低" }),
+        };
+        let data = app.ok(Some(&token), SUBMIT, vars).await;
+        voters.push(Voter {
+            token,
+            opinion: data["submitOpinion"]["id"].as_str().unwrap().to_owned(),
+        });
+    }
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($id: ID!) { closeTopic(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    (id, organiser, options, voters)
+}
+
+fn outcome(stance: Option<&str>, option: Option<&str>, days: i64) -> Value {
+    json!({
+        "decision": "同意流转，合作社按年支付流转费。", "adoptedStance": stance, "adoptedOptionId": option,
+        "responsibleBody": "夏官营镇人民政府", "deadline": (Utc::now() + Duration::days(days)).to_rfc3339(),
+        "entrustedBy": "榆中县农业农村局",
+    })
+}
+
+async fn a_closed_topic_is_decided_implemented_and_completed_with_participants_told(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (id, organiser, _, _) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::TAIPINGBAO, "ABSTAIN"),
+        ],
+    )
+    .await;
+    let no_position = app
+        .gql(
+            Some(&organiser.access_token),
+            PUBLISH,
+            json!({ "t": id, "i": outcome(None, None, 90) }),
+        )
+        .await;
+    assert_eq!(error_field(&no_position), Some("adopted"));
+    let past = app
+        .gql(
+            Some(&organiser.access_token),
+            PUBLISH,
+            json!({ "t": id, "i": outcome(Some("SUPPORT"), None, -1) }),
+        )
+        .await;
+    assert_eq!(error_field(&past), Some("deadline"));
+    let published = app
+        .ok(
+            Some(&organiser.access_token),
+            PUBLISH,
+            json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 90) }),
+        )
+        .await;
+    assert_eq!(published["publishOutcome"]["version"], 1);
+    let again = app
+        .gql(
+            Some(&organiser.access_token),
+            PUBLISH,
+            json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 90) }),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("CONFLICT"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'outcome_published'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM notifications WHERE kind = 'outcome_published'")
+            .await,
+        3
+    );
+
+    // Completing needs implementation first.
+    let early = app
+        .gql(
+            Some(&organiser.access_token),
+            "mutation($t: ID!) { completeTopic(topicId: $t) { state } }",
+            json!({ "t": id }),
+        )
+        .await;
+    assert_eq!(error_code(&early), Some("CONFLICT"));
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($t: ID!) { startImplementation(topicId: $t) { state } }",
+        json!({ "t": id }),
+    )
+    .await;
+    let progress = "mutation($t: ID!, $b: String!, $p: Int!) { publishProgress(topicId: $t, body: $b, percent: $p) { percent } }";
+    assert_eq!(
+        error_field(
+            &app.gql(
+                Some(&organiser.access_token),
+                progress,
+                json!({ "t": id, "b": "x", "p": 120 })
+            )
+            .await
+        ),
+        Some("percent")
+    );
+    app.ok(
+        Some(&organiser.access_token),
+        progress,
+        json!({ "t": id, "b": "合同已签订", "p": 40 }),
+    )
+    .await;
+    app.ok(
+        Some(&organiser.access_token),
+        progress,
+        json!({ "t": id, "b": "首年流转费已支付", "p": 100 }),
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'progress_update'")
+            .await,
+        6,
+        "two updates × three participants"
+    );
+    let done = app
+        .ok(
+            Some(&organiser.access_token),
+            "mutation($t: ID!) { completeTopic(topicId: $t) { state completedOnTime overdue } }",
+            json!({ "t": id }),
+        )
+        .await;
+    assert_eq!(done["completeTopic"]["state"], "COMPLETED");
+    assert_eq!(done["completeTopic"]["completedOnTime"], true);
+    let public = app
+        .ok(None, "query($id: ID!) { topic(id: $id) { outcome { responsibleBody entrustedBy } progressUpdates { percent body } } }", json!({ "id": id }))
+        .await;
+    assert_eq!(
+        public["topic"]["outcome"]["entrustedBy"],
+        "榆中县农业农村局"
+    );
+    assert_eq!(public["topic"]["progressUpdates"][1]["percent"], 100);
+}
+
+async fn dissenters_depend_on_the_kind_and_the_adopted_position(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (decision, org, _, _) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::TAIPINGBAO, "OPPOSE"),
+            (codes::TAIPINGBAO, "ABSTAIN"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": decision, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    let all = json!({ "kind": "ALL_DISSENTERS" });
+    assert_eq!(
+        app.ok(
+            Some(&org.access_token),
+            SIZE,
+            json!({ "t": decision, "a": all })
+        )
+        .await["explanationAudienceSize"],
+        2
+    );
+    let one_village = json!({ "kind": "DIVISION", "divisionCode": codes::TAIPINGBAO });
+    assert_eq!(
+        app.ok(
+            Some(&org.access_token),
+            SIZE,
+            json!({ "t": decision, "a": one_village })
+        )
+        .await["explanationAudienceSize"],
+        1
+    );
+
+    let (rejected, org2, _, _) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::TAIPINGBAO, "OPPOSE"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&org2.access_token),
+        PUBLISH,
+        json!({ "t": rejected, "i": outcome(Some("OPPOSE"), None, 30) }),
+    )
+    .await;
+    assert_eq!(
+        app.ok(
+            Some(&org2.access_token),
+            SIZE,
+            json!({ "t": rejected, "a": all })
+        )
+        .await["explanationAudienceSize"],
+        2,
+        "supporters dissent from a rejection"
+    );
+
+    let (appraisal, org3, _, _) = closed_topic(
+        &app,
+        "APPRAISAL",
+        &[
+            (codes::GUODIANZI, "SATISFIED"),
+            (codes::GUODIANZI, "UNSATISFIED"),
+            (codes::TAIPINGBAO, "BASICALLY_SATISFIED"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&org3.access_token),
+        PUBLISH,
+        json!({ "t": appraisal, "i": outcome(Some("SATISFIED"), None, 30) }),
+    )
+    .await;
+    assert_eq!(
+        app.ok(
+            Some(&org3.access_token),
+            SIZE,
+            json!({ "t": appraisal, "a": all })
+        )
+        .await["explanationAudienceSize"],
+        1
+    );
+
+    let (choice, org4, options, _) = closed_topic(
+        &app,
+        "CHOICE",
+        &[
+            (codes::GUODIANZI, "0"),
+            (codes::GUODIANZI, "1"),
+            (codes::TAIPINGBAO, "2"),
+            (codes::TAIPINGBAO, "0"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&org4.access_token),
+        PUBLISH,
+        json!({ "t": choice, "i": outcome(None, Some(&options[0]), 30) }),
+    )
+    .await;
+    assert_eq!(
+        app.ok(
+            Some(&org4.access_token),
+            SIZE,
+            json!({ "t": choice, "a": all })
+        )
+        .await["explanationAudienceSize"],
+        2
+    );
+}
+
+async fn explanations_reach_their_recipients_who_read_and_reply(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, voters) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::TAIPINGBAO, "OPPOSE"),
+            (codes::TAIPINGBAO, "SUPPORT"),
+        ],
+    )
+    .await;
+    let before = app
+        .gql(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "说明" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&before),
+        Some("CONFLICT"),
+        "explanations follow the outcome"
+    );
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+
+    // An individual reply to the first dissenter.
+    let individual = app
+        .ok(Some(&org.access_token), EXPLAIN, json!({ "t": id, "a": { "kind": "OPINIONS", "opinionIds": [voters[0].opinion] }, "b": "王大爷：补偿标准按县里文件执行，附计算方法。" }))
+        .await;
+    let individual_id = individual["publishExplanation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(individual["publishExplanation"]["recipients"], 1);
+    // Nobody else can read it, nor learn it exists.
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&voters[1].token), READ, json!({ "id": individual_id }))
+                .await
+        ),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        error_code(&app.gql(None, READ, json!({ "id": individual_id })).await),
+        Some("NOT_FOUND")
+    );
+    let read = app
+        .ok(Some(&voters[0].token), READ, json!({ "id": individual_id }))
+        .await;
+    assert!(read["explanation"]["readAt"].is_string());
+
+    // One to every dissenter: public, and receipts per recipient.
+    let all = app
+        .ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "关于补偿标准的统一说明。" }),
+        )
+        .await;
+    let all_id = all["publishExplanation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(all["publishExplanation"]["recipients"], 3);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'explanation_published'")
+            .await,
+        4
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM notifications WHERE kind = 'explanation_published'")
+            .await,
+        4
+    );
+    let public = app.ok(None, READ, json!({ "id": all_id })).await;
+    assert_eq!(
+        public["explanation"]["readAt"],
+        Value::Null,
+        "an anonymous read is no receipt"
+    );
+    let mine = app
+        .ok(
+            Some(&voters[2].token),
+            "{ myExplanations { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["myExplanations"].as_array().unwrap().len(), 1);
+
+    app.ok(
+        Some(&voters[0].token),
+        REPLY,
+        json!({ "id": all_id, "r": "SATISFIED" }),
+    )
+    .await;
+    app.ok(
+        Some(&voters[1].token),
+        REPLY,
+        json!({ "id": all_id, "r": "UNSATISFIED", "c": "还是太低" }),
+    )
+    .await;
+    let outsider = app
+        .gql(
+            Some(&voters[3].token),
+            REPLY,
+            json!({ "id": all_id, "r": "SATISFIED" }),
+        )
+        .await;
+    assert_eq!(error_code(&outsider), Some("NOT_FOUND"));
+
+    let coverage = app
+        .ok(Some(&org.access_token), COVERAGE, json!({ "t": id }))
+        .await;
+    assert_eq!(
+        coverage["explanationCoverage"]["overall"],
+        json!({ "dissenters": 3, "explained": 3, "read": 2, "satisfied": 1, "unsatisfied": 1, "notYetExplained": 0 })
+    );
+    // Follow up those still unsatisfied.
+    let follow_up = app
+        .ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "UNSATISFIED" }, "b": "补充说明：可申请复核。" }),
+        )
+        .await;
+    assert_eq!(follow_up["publishExplanation"]["recipients"], 1);
+    let resident_view = app
+        .gql(Some(&voters[0].token), COVERAGE, json!({ "t": id }))
+        .await;
+    assert_eq!(error_code(&resident_view), Some("FORBIDDEN"));
+}
+
+async fn an_outcome_past_its_deadline_is_overdue(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, _) = closed_topic(&app, "DECISION", &[(codes::GUODIANZI, "SUPPORT")]).await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 10) }),
+    )
+    .await;
+    let query = "query($id: ID!) { topic(id: $id) { overdue } }";
+    assert_eq!(
+        app.ok(None, query, json!({ "id": id })).await["topic"]["overdue"],
+        false
+    );
+    let list = "{ topics(overdue: true) { edges { node { id } } } }";
+    assert!(app.ok(None, list, json!({})).await["topics"]["edges"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    app.clock.advance(Duration::days(11));
+    assert_eq!(
+        app.ok(None, query, json!({ "id": id })).await["topic"]["overdue"],
+        true
+    );
+    assert_eq!(
+        app.ok(None, list, json!({})).await["topics"]["edges"][0]["node"]["id"],
+        id.as_str()
+    );
+    app.ok(
+        Some(&org.access_token),
+        "mutation($t: ID!) { startImplementation(topicId: $t) { id } }",
+        json!({ "t": id }),
+    )
+    .await;
+    let late = app
+        .ok(
+            Some(&org.access_token),
+            "mutation($t: ID!) { completeTopic(topicId: $t) { overdue completedOnTime } }",
+            json!({ "t": id }),
+        )
+        .await;
+    assert_eq!(
+        late["completeTopic"],
+        json!({ "overdue": false, "completedOnTime": false })
+    );
+}
+
+async fn a_supervisor_flags_and_the_correction_keeps_every_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, _) = closed_topic(
+        &app,
+        "DECISION",
+        &[(codes::GUODIANZI, "SUPPORT"), (codes::TAIPINGBAO, "OPPOSE")],
+    )
+    .await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 60) }),
+    )
+    .await;
+    let supervisor = app.with_role(Role::Supervisor, codes::YUZHONG).await;
+    let other_supervisor = app
+        .with_role(Role::Supervisor, codes::CHENGGUAN_DISTRICT)
+        .await;
+    let flag = "mutation($t: ID!, $r: String!, $l: String!) { flagOutcome(topicId: $t, reason: $r, legalBasis: $l) { id status outcomeVersion } }";
+    let vars =
+        json!({ "t": id, "r": "流转期限超过承包剩余期限", "l": "《农村土地承包法》第三十八条" });
+    for who in [&other_supervisor, &org] {
+        assert_eq!(
+            error_code(&app.gql(Some(&who.access_token), flag, vars.clone()).await),
+            Some("FORBIDDEN")
+        );
+    }
+    let flagged = app
+        .ok(Some(&supervisor.access_token), flag, vars.clone())
+        .await;
+    assert_eq!(flagged["flagOutcome"]["outcomeVersion"], 1);
+    assert_eq!(
+        error_code(&app.gql(Some(&supervisor.access_token), flag, vars).await),
+        Some("CONFLICT")
+    );
+    app.ok(
+        Some(&org.access_token),
+        "mutation($t: ID!) { startImplementation(topicId: $t) { id } }",
+        json!({ "t": id }),
+    )
+    .await;
+    let blocked = app
+        .gql(
+            Some(&org.access_token),
+            "mutation($t: ID!) { completeTopic(topicId: $t) { id } }",
+            json!({ "t": id }),
+        )
+        .await;
+    assert_eq!(error_code(&blocked), Some("CONFLICT"));
+
+    let correct = "mutation($t: ID!, $i: OutcomeInput!, $c: String!) { correctOutcome(topicId: $t, input: $i, changeReason: $c) { version changeReason flagId } }";
+    let mut fixed = outcome(Some("SUPPORT"), None, 60);
+    fixed["decision"] = json!("同意流转，期限不超过承包剩余期限。");
+    assert_eq!(
+        error_field(
+            &app.gql(
+                Some(&org.access_token),
+                correct,
+                json!({ "t": id, "i": fixed, "c": "" })
+            )
+            .await
+        ),
+        Some("changeReason")
+    );
+    let corrected = app
+        .ok(
+            Some(&org.access_token),
+            correct,
+            json!({ "t": id, "i": fixed, "c": "按监督意见缩短期限" }),
+        )
+        .await;
+    assert_eq!(corrected["correctOutcome"]["version"], 2);
+    assert_eq!(
+        corrected["correctOutcome"]["flagId"],
+        flagged["flagOutcome"]["id"]
+    );
+    let versions = app
+        .ok(None, "query($id: ID!) { topic(id: $id) { outcome { version decision } outcomeVersions { version decision changeReason } supervisionFlags { status resolvedByVersion } } }", json!({ "id": id }))
+        .await;
+    let topic = &versions["topic"];
+    assert_eq!(topic["outcome"]["version"], 2);
+    assert_eq!(
+        topic["outcomeVersions"][0]["decision"],
+        "同意流转，合作社按年支付流转费。"
+    );
+    assert_eq!(
+        topic["outcomeVersions"][1]["changeReason"],
+        "按监督意见缩短期限"
+    );
+    assert_eq!(
+        topic["supervisionFlags"][0],
+        json!({ "status": "RESOLVED", "resolvedByVersion": 2 })
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'outcome_corrected'")
+            .await,
+        2
+    );
+    app.ok(
+        Some(&org.access_token),
+        "mutation($t: ID!) { completeTopic(topicId: $t) { id } }",
+        json!({ "t": id }),
+    )
+    .await;
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('outcome.flag', 'outcome.correct')"
+        )
+        .await,
+        2
+    );
+}
+
+async fn notifications_arrive_once_per_recipient_and_can_be_marked_read(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, voters) =
+        closed_topic(&app, "DECISION", &[(codes::GUODIANZI, "OPPOSE")]).await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    // Queueing the same event again changes nothing (idempotency keys).
+    let svc = &app.services;
+    let txn = svc.db.begin().await.unwrap();
+    let again = yishi::domain::notifications::notify(
+        &txn,
+        &yishi::domain::notifications::Audience::Participants {
+            topic_id: id.parse().unwrap(),
+        },
+        yishi::domain::outbox::EmailKind::OutcomePublished,
+        Some(id.parse().unwrap()),
+        &format!("outcome:{id}:v1"),
+        &json!({}),
+        svc.now(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'outcome_published'")
+            .await,
+        1
+    );
+    let list = app
+        .ok(
+            Some(&voters[0].token),
+            "{ notifications(unreadOnly: true) { id kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(list["notifications"][0]["kind"], "outcome_published");
+    let marked = app
+        .ok(
+            Some(&voters[0].token),
+            "mutation { markNotificationsRead }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(marked["markNotificationsRead"], 1);
+    let unread = app
+        .ok(
+            Some(&voters[0].token),
+            "{ notifications(unreadOnly: true) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(unread["notifications"].as_array().unwrap().is_empty());
+}
+
+db_tests!(
+    a_closed_topic_is_decided_implemented_and_completed_with_participants_told,
+    dissenters_depend_on_the_kind_and_the_adopted_position,
+    explanations_reach_their_recipients_who_read_and_reply,
+    an_outcome_past_its_deadline_is_overdue,
+    a_supervisor_flags_and_the_correction_keeps_every_version,
+    notifications_arrive_once_per_recipient_and_can_be_marked_read,
+);
