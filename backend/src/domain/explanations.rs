@@ -2,7 +2,7 @@
 //! dissenters are, publishing to a fixed set of recipients, delivery and
 //! read receipts, and the residents' satisfied/unsatisfied replies.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -470,14 +470,23 @@ pub async fn coverage(
         .filter(explanation_recipients::Column::TopicId.eq(topic_id))
         .all(db)
         .await?;
-    // Per person: explained, read, latest reply.
-    let mut people: HashMap<i32, (bool, Option<(chrono::DateTime<Utc>, String)>)> = HashMap::new();
+    // Per person who received anything: read at all, and the latest reply.
+    #[derive(Default)]
+    struct Person {
+        read: bool,
+        latest_reply: Option<(chrono::DateTime<Utc>, String)>,
+    }
+    let mut people: HashMap<i32, Person> = HashMap::new();
     for r in &receipts {
-        let entry = people.entry(r.user_id).or_insert((false, None));
-        entry.0 |= r.read_at.is_some();
+        let person = people.entry(r.user_id).or_default();
+        person.read |= r.read_at.is_some();
         if let (Some(reply), Some(at)) = (&r.reply, r.replied_at) {
-            if entry.1.as_ref().is_none_or(|(prev, _)| at >= *prev) {
-                entry.1 = Some((at, reply.clone()));
+            if person
+                .latest_reply
+                .as_ref()
+                .is_none_or(|(prev, _)| at >= *prev)
+            {
+                person.latest_reply = Some((at, reply.clone()));
             }
         }
     }
@@ -487,7 +496,6 @@ pub async fn coverage(
         division_code: ctx.topic.scope_code.clone(),
         ..Coverage::default()
     };
-    let dissenting_users: HashSet<i32> = dissenters.iter().map(|(u, _)| *u).collect();
     for (user, village) in &dissenters {
         let key = village[..len.min(village.len())].to_owned();
         let row = rows.entry(key.clone()).or_insert_with(|| Coverage {
@@ -498,10 +506,10 @@ pub async fn coverage(
             c.dissenters += 1;
             match people.get(user) {
                 None => c.not_yet_explained += 1,
-                Some((read, reply)) => {
+                Some(person) => {
                     c.explained += 1;
-                    c.read += i64::from(*read);
-                    match reply.as_ref().map(|(_, r)| r.as_str()) {
+                    c.read += i64::from(person.read);
+                    match person.latest_reply.as_ref().map(|(_, r)| r.as_str()) {
                         Some("satisfied") => c.satisfied += 1,
                         Some("unsatisfied") => c.unsatisfied += 1,
                         _ => {}
@@ -510,6 +518,5 @@ pub async fn coverage(
             }
         }
     }
-    debug_assert!(dissenting_users.len() == dissenters.len());
     Ok((total, rows.into_values().collect()))
 }

@@ -46,6 +46,42 @@ impl EmailKind {
             Self::ExplanationPublished => "explanation_published",
         }
     }
+
+    /// Every kind, for lists of preferences and for parsing.
+    pub const ALL: [Self; 10] = [
+        Self::VerifyEmail,
+        Self::PasswordReset,
+        Self::ResidencyApproved,
+        Self::ResidencyRejected,
+        Self::TopicAnnounced,
+        Self::ProxyOpinionRecorded,
+        Self::OutcomePublished,
+        Self::ProgressUpdate,
+        Self::OutcomeCorrected,
+        Self::ExplanationPublished,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether a recipient may turn this kind off. Consultation news may be;
+    /// account emails and the notice that someone recorded an opinion in
+    /// your name (a safeguard against abuse of proxies) may not.
+    pub const fn is_optional(self) -> bool {
+        match self {
+            Self::VerifyEmail
+            | Self::PasswordReset
+            | Self::ResidencyApproved
+            | Self::ResidencyRejected
+            | Self::ProxyOpinionRecorded => false,
+            Self::TopicAnnounced
+            | Self::OutcomePublished
+            | Self::ProgressUpdate
+            | Self::OutcomeCorrected
+            | Self::ExplanationPublished => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +138,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, email: NewEmail, now: DateTime<U
 pub const STATUS_SENDING: &str = "sending";
 pub const STATUS_SENT: &str = "sent";
 pub const STATUS_FAILED: &str = "failed";
+pub const STATUS_SKIPPED: &str = "skipped";
 
 /// The states a message goes through: `queued` → `sending` (claimed by a
 /// worker, with a lease) → `sent`, or back to `queued` to retry later, or
@@ -112,6 +149,8 @@ pub enum Status {
     Sending,
     Sent,
     Failed,
+    /// Not sent because the recipient turned this kind of email off.
+    Skipped,
 }
 
 impl Status {
@@ -121,11 +160,18 @@ impl Status {
             Self::Sending => STATUS_SENDING,
             Self::Sent => STATUS_SENT,
             Self::Failed => STATUS_FAILED,
+            Self::Skipped => STATUS_SKIPPED,
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Sending, Self::Sent, Self::Failed]
+        [
+            Self::Queued,
+            Self::Sending,
+            Self::Sent,
+            Self::Failed,
+            Self::Skipped,
+        ]
             .into_iter()
             .find(|v| v.as_str() == s)
     }
@@ -191,6 +237,8 @@ pub enum Outcome {
     },
     /// Not attempted (shutting down): back in the queue as it was.
     Released,
+    /// Not to be sent: the recipient turned this kind off.
+    Skipped,
 }
 
 /// Records the outcome of delivering `claimed`. Returns false when the claim
@@ -226,6 +274,13 @@ pub async fn finish(
             .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
             .col_expr(outbox::Column::Attempts, Expr::value(claimed.attempts - 1)),
+        Outcome::Skipped => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_SKIPPED))
+            .col_expr(outbox::Column::Attempts, Expr::value(claimed.attempts - 1))
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Some("the recipient turned this email off".to_owned())),
+            ),
     };
     let result = update
         .filter(outbox::Column::Id.eq(claimed.id))
