@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod report;
 pub mod state;
 
 use std::path::Path;

@@ -51,6 +51,17 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Write the consultation report of a topic (results by division,
+    /// outcome and versions, explanations, progress) to standard output.
+    Report {
+        /// The topic id.
+        topic: i64,
+        #[arg(long, value_parser = ["csv", "html"], default_value = "html")]
+        format: String,
+        /// zh-CN (default) or en.
+        #[arg(long, default_value = "zh-CN")]
+        locale: String,
+    },
     /// Verify the result counters against the opinions; exits non-zero on
     /// any difference.
     Check,
@@ -117,6 +128,26 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 mail.shutdown().await;
             }
             services.db.close().await;
+        }
+        Command::Report {
+            topic,
+            format,
+            locale,
+        } => {
+            let scope = yishi::domain::topics::get(services.db.reader(), topic)
+                .await
+                .map_err(domain_error)?
+                .scope_code;
+            let actor = yishi::domain::authz::Actor::operator(&scope);
+            let report = yishi::domain::reports::build(&services, &actor, topic, None)
+                .await
+                .map_err(domain_error)?;
+            let bytes = if format == "csv" {
+                yishi::report::to_csv(&report)?
+            } else {
+                yishi::report::to_html(&report, &locale)?.into_bytes()
+            };
+            std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
         }
         Command::Check => {
             let mismatches = yishi::domain::opinions::counter_mismatches(services.db.reader())

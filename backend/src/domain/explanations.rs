@@ -427,8 +427,50 @@ pub async fn reply(
     Ok(updated)
 }
 
+/// What one person's receipts of a topic's explanations add up to.
+#[derive(Debug, Clone, Default)]
+pub struct PersonReceipts {
+    pub village_code: String,
+    /// Read at least one.
+    pub read: bool,
+    /// The latest reply: it is what counts as their satisfaction.
+    pub latest_reply: Option<(chrono::DateTime<Utc>, String)>,
+}
+
+impl PersonReceipts {
+    pub fn satisfied(&self) -> Option<bool> {
+        self.latest_reply.as_ref().map(|(_, r)| r == "satisfied")
+    }
+}
+
+/// Receipts grouped by (topic, person).
+pub fn per_person(
+    receipts: impl IntoIterator<Item = Receipt>,
+) -> HashMap<(i64, i32), PersonReceipts> {
+    let mut people: HashMap<(i64, i32), PersonReceipts> = HashMap::new();
+    for r in receipts {
+        let person = people
+            .entry((r.topic_id, r.user_id))
+            .or_insert_with(|| PersonReceipts {
+                village_code: r.village_code.clone(),
+                ..PersonReceipts::default()
+            });
+        person.read |= r.read_at.is_some();
+        if let (Some(reply), Some(at)) = (r.reply, r.replied_at) {
+            if person
+                .latest_reply
+                .as_ref()
+                .is_none_or(|(prev, _)| at >= *prev)
+            {
+                person.latest_reply = Some((at, reply));
+            }
+        }
+    }
+    people
+}
+
 /// Explanation coverage for one division (or folded group) of a topic.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Coverage {
     pub division_code: String,
     pub dissenters: i64,
@@ -470,26 +512,7 @@ pub async fn coverage(
         .filter(explanation_recipients::Column::TopicId.eq(topic_id))
         .all(db)
         .await?;
-    // Per person who received anything: read at all, and the latest reply.
-    #[derive(Default)]
-    struct Person {
-        read: bool,
-        latest_reply: Option<(chrono::DateTime<Utc>, String)>,
-    }
-    let mut people: HashMap<i32, Person> = HashMap::new();
-    for r in &receipts {
-        let person = people.entry(r.user_id).or_default();
-        person.read |= r.read_at.is_some();
-        if let (Some(reply), Some(at)) = (&r.reply, r.replied_at) {
-            if person
-                .latest_reply
-                .as_ref()
-                .is_none_or(|(prev, _)| at >= *prev)
-            {
-                person.latest_reply = Some((at, reply.clone()));
-            }
-        }
-    }
+    let people = per_person(receipts);
     let len = level.code_len();
     let mut rows: BTreeMap<String, Coverage> = BTreeMap::new();
     let mut total = Coverage {
@@ -504,15 +527,15 @@ pub async fn coverage(
         });
         for c in [&mut *row, &mut total] {
             c.dissenters += 1;
-            match people.get(user) {
+            match people.get(&(topic_id, *user)) {
                 None => c.not_yet_explained += 1,
                 Some(person) => {
                     c.explained += 1;
                     c.read += i64::from(person.read);
-                    match person.latest_reply.as_ref().map(|(_, r)| r.as_str()) {
-                        Some("satisfied") => c.satisfied += 1,
-                        Some("unsatisfied") => c.unsatisfied += 1,
-                        _ => {}
+                    match person.satisfied() {
+                        Some(true) => c.satisfied += 1,
+                        Some(false) => c.unsatisfied += 1,
+                        None => {}
                     }
                 }
             }

@@ -4,13 +4,16 @@
 pub mod accounts;
 pub mod audit;
 pub mod authz;
+pub mod dashboard;
 pub mod demo;
 pub mod divisions;
+pub mod email_preferences;
 pub mod explanations;
 pub mod notifications;
 pub mod opinions;
 pub mod outbox;
 pub mod outcomes;
+pub mod reports;
 pub mod residency;
 pub mod results;
 pub mod roles;

@@ -172,9 +172,27 @@ impl Status {
             Self::Failed,
             Self::Skipped,
         ]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
+}
+
+/// Whether any message is due (see [`claim_due`]). Workers ask this on a
+/// reader first, so an idle instance polls without taking SQLite's single
+/// writer every second.
+///
+/// # Errors
+/// Database errors only.
+pub async fn any_due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool> {
+    Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::Status.is_in([STATUS_QUEUED, STATUS_SENDING]))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// Claims up to `limit` messages that are due: queued ones whose time has
@@ -235,8 +253,11 @@ pub enum Outcome {
     Failed {
         error: String,
     },
-    /// Not attempted (shutting down): back in the queue as it was.
-    Released,
+    /// Not attempted (shutting down, or the relay is unreachable): back in
+    /// the queue as it was, due at `at`.
+    Released {
+        at: DateTime<Utc>,
+    },
     /// Not to be sent: the recipient turned this kind off.
     Skipped,
 }
@@ -270,9 +291,9 @@ pub async fn finish(
         Outcome::Failed { error } => update
             .col_expr(outbox::Column::Status, Expr::value(STATUS_FAILED))
             .col_expr(outbox::Column::LastError, Expr::value(truncate(error))),
-        Outcome::Released => update
+        Outcome::Released { at } => update
             .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
             .col_expr(outbox::Column::Attempts, Expr::value(claimed.attempts - 1)),
         Outcome::Skipped => update
             .col_expr(outbox::Column::Status, Expr::value(STATUS_SKIPPED))

@@ -5,8 +5,8 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
 
-use super::context::{actor, services};
-use crate::domain::outbox;
+use super::context::{actor, services, user_id};
+use crate::domain::{email_preferences, outbox};
 use crate::entities::outbox as outbox_row;
 use crate::error::Error;
 
@@ -19,6 +19,8 @@ pub enum EmailStatus {
     Sent,
     /// Given up: see `lastError`; `retryEmail` queues it again.
     Failed,
+    /// Not sent: the recipient turned this kind of email off.
+    Skipped,
 }
 
 impl From<outbox::Status> for EmailStatus {
@@ -28,6 +30,7 @@ impl From<outbox::Status> for EmailStatus {
             outbox::Status::Sending => Self::Sending,
             outbox::Status::Sent => Self::Sent,
             outbox::Status::Failed => Self::Failed,
+            outbox::Status::Skipped => Self::Skipped,
         }
     }
 }
@@ -39,6 +42,7 @@ impl From<EmailStatus> for outbox::Status {
             EmailStatus::Sending => Self::Sending,
             EmailStatus::Sent => Self::Sent,
             EmailStatus::Failed => Self::Failed,
+            EmailStatus::Skipped => Self::Skipped,
         }
     }
 }
@@ -95,11 +99,42 @@ impl Email {
     }
 }
 
+/// Whether I get one kind of email.
+pub struct EmailPreference(email_preferences::Preference);
+
+#[Object]
+impl EmailPreference {
+    /// `topic_announced`, `outcome_published`, … (the outbox's kinds).
+    async fn kind(&self) -> &str {
+        self.0.kind.as_str()
+    }
+
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
+    /// False for account emails, which always go.
+    async fn can_turn_off(&self) -> bool {
+        self.0.kind.is_optional()
+    }
+}
+
 #[derive(Default)]
 pub struct OutboxQuery;
 
 #[Object]
 impl OutboxQuery {
+    /// Every kind of email and whether I get it.
+    async fn my_email_preferences(&self, ctx: &Context<'_>) -> Result<Vec<EmailPreference>> {
+        Ok(
+            email_preferences::list(services(ctx).db.reader(), user_id(ctx)?)
+                .await?
+                .into_iter()
+                .map(EmailPreference)
+                .collect(),
+        )
+    }
+
     /// Emails, newest first, optionally of one status (province
     /// administrators only).
     async fn outbox(
@@ -142,6 +177,18 @@ pub struct OutboxMutation;
 
 #[Object]
 impl OutboxMutation {
+    /// Turns one kind of consultation email on or off for me.
+    async fn set_email_preference(
+        &self,
+        ctx: &Context<'_>,
+        kind: String,
+        enabled: bool,
+    ) -> Result<EmailPreference> {
+        Ok(EmailPreference(
+            email_preferences::set(services(ctx), user_id(ctx)?, &kind, enabled).await?,
+        ))
+    }
+
     /// Queues a failed email again with a fresh set of attempts (province
     /// administrators only).
     async fn retry_email(&self, ctx: &Context<'_>, id: ID) -> Result<Email> {

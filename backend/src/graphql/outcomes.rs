@@ -281,6 +281,72 @@ impl OutcomeInput {
     }
 }
 
+/// Key figures of a division, rolled up from its subtree.
+#[derive(SimpleObject)]
+pub struct DivisionKpis {
+    pub division_code: String,
+    pub topics_by_state: Vec<StateCount>,
+    pub responses: i64,
+    pub eligible: i64,
+    pub participation: Option<f64>,
+    pub completed_on_time: i64,
+    pub completed_late: i64,
+    /// Completed on time over all completed.
+    pub on_time_rate: Option<f64>,
+    pub overdue: i64,
+    pub dissenters: i64,
+    pub explained: i64,
+    pub explanation_coverage: Option<f64>,
+    pub satisfied: i64,
+    pub unsatisfied: i64,
+    /// Satisfied over all replies to explanations.
+    pub satisfaction: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct StateCount {
+    pub state: super::topics::TopicState,
+    pub count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct Dashboard {
+    pub division: DivisionKpis,
+    /// One row per child division.
+    pub children: Vec<DivisionKpis>,
+}
+
+impl From<crate::domain::dashboard::Kpis> for DivisionKpis {
+    fn from(k: crate::domain::dashboard::Kpis) -> Self {
+        Self {
+            participation: k.participation(),
+            on_time_rate: k.on_time_rate(),
+            explanation_coverage: k.explanation_coverage(),
+            satisfaction: k.satisfaction(),
+            topics_by_state: k
+                .topics_by_state
+                .iter()
+                .filter_map(|(s, n)| {
+                    topics::State::parse(s).map(|s| StateCount {
+                        state: s.into(),
+                        count: *n,
+                    })
+                })
+                .collect(),
+            division_code: k.division_code,
+            responses: k.responses,
+            eligible: k.eligible,
+            completed_on_time: k.completed_on_time,
+            completed_late: k.completed_late,
+            overdue: k.overdue,
+            dissenters: k.dissenters,
+            explained: k.explained,
+            satisfied: k.satisfied,
+            unsatisfied: k.unsatisfied,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct OutcomesQuery;
 
@@ -337,6 +403,18 @@ impl OutcomesQuery {
         Ok(CoverageReport {
             overall: overall.into(),
             rows: rows.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Topics by state, participation, outcomes on time or overdue, and
+    /// explanation coverage for a division and each child division.
+    async fn dashboard(&self, ctx: &Context<'_>, division_code: String) -> Result<Dashboard> {
+        let actor = actor(ctx).await?;
+        let (division, children) =
+            crate::domain::dashboard::dashboard(services(ctx), actor, &division_code).await?;
+        Ok(Dashboard {
+            division: division.into(),
+            children: children.into_iter().map(Into::into).collect(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! File downloads for organisers (CSV), authenticated like the API.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -45,6 +45,50 @@ pub async fn opinions_csv(
             csv,
         )
             .into_response(),
+        Err(err) => error_response(err),
+    }
+}
+
+/// `GET /api/topics/{id}/report.csv` or `report.html[?locale=en]`, for the
+/// topic's organisers and supervisors.
+pub async fn report(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let topic_id: i64 = id
+            .parse()
+            .map_err(|_| Error::bad_input("topicId", "not a topic id"))?;
+        let auth = RequestAuth::from_header(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+            &state.services.jwt,
+        );
+        let actor = Actor::load(state.services.db.reader(), auth.user_id()?).await?;
+        let report = crate::domain::reports::build(&state.services, &actor, topic_id, None).await?;
+        let locale = query.get("locale").map_or("zh-CN", String::as_str);
+        match file.as_str() {
+            "report.csv" => Ok((
+                "text/csv; charset=utf-8",
+                crate::report::to_csv(&report).map_err(Error::internal)?,
+            )),
+            "report.html" => Ok((
+                "text/html; charset=utf-8",
+                crate::report::to_html(&report, locale)
+                    .map_err(Error::internal)?
+                    .into_bytes(),
+            )),
+            _ => Err(Error::not_found(
+                "report format (report.csv or report.html)",
+            )),
+        }
+    }
+    .await;
+    match result {
+        Ok((content_type, body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(err) => error_response(err),
     }
 }

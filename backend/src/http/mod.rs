@@ -5,6 +5,7 @@ mod export;
 mod graphql;
 mod health;
 pub mod metrics;
+mod unsubscribe;
 
 use std::time::Duration;
 
@@ -45,6 +46,11 @@ pub fn build_app(services: Services) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(graphql::ws))
         .route("/api/topics/{id}/opinions.csv", get(export::opinions_csv))
+        .route("/api/topics/{id}/{file}", get(export::report))
+        .route(
+            "/api/unsubscribe",
+            get(unsubscribe::confirm).post(unsubscribe::unsubscribe),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

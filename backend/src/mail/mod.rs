@@ -9,7 +9,8 @@ pub mod worker;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use self::templates::Rendered;
@@ -36,8 +37,11 @@ impl std::fmt::Debug for Mailer {
 /// Why a message could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// Worth trying again later: the relay is down, busy (4xx) or slow.
+    /// The relay refused this message for now (4xx): try it again later.
     Transient(String),
+    /// The relay could not be reached or talked to (connection refused,
+    /// timeout, TLS, 421): no message will get through for a while.
+    Unreachable(String),
     /// Will never succeed as it stands: a 5xx rejection, a bad address.
     Permanent(String),
 }
@@ -67,7 +71,8 @@ impl Mailer {
 
     /// Sends `message` to `recipient` as multipart text + HTML, with a
     /// Message-ID derived from `message_key` so a receiving system can tell a
-    /// resend from a new message.
+    /// resend from a new message, and with `unsubscribe` (a URL) as
+    /// one-click `List-Unsubscribe` headers (RFC 8058).
     ///
     /// # Errors
     /// A [`SendError`] saying whether to try again.
@@ -76,12 +81,19 @@ impl Mailer {
         recipient: &str,
         message_key: &str,
         message: &Rendered,
+        unsubscribe: Option<&str>,
     ) -> Result<(), SendError> {
         let to: Mailbox = recipient
             .parse()
             .map_err(|e| SendError::Permanent(format!("recipient {recipient:?}: {e}")))?;
         let domain = self.from.email.domain().to_owned();
-        let email = Message::builder()
+        let mut builder = Message::builder();
+        if let Some(url) = unsubscribe {
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
+        }
+        let email = builder
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
@@ -103,9 +115,12 @@ impl Mailer {
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            // 4xx, refused connections, timeouts, TLS trouble: the relay may
-            // be back later.
-            Err(e) => Err(SendError::Transient(hint(&e))),
+            // 421: the relay is closing the connection (overloaded, going
+            // down), which says nothing about this message.
+            Err(e) if e.is_transient() && e.status().is_some_and(|c| c.to_string() != "421") => {
+                Err(SendError::Transient(e.to_string()))
+            }
+            Err(e) => Err(SendError::Unreachable(hint(&e))),
         }
     }
 }
@@ -121,5 +136,45 @@ fn hint(err: &lettre::transport::smtp::Error) -> String {
         format!("{text} (the relay did not answer in time)")
     } else {
         text
+    }
+}
+
+type HeaderError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `List-Unsubscribe: <URL>` (RFC 2369): where mail clients send the
+/// recipient who presses their own "unsubscribe" button.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, HeaderError> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the
+/// client may unsubscribe with one POST, without opening a page.
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, HeaderError> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
     }
 }

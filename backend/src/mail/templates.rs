@@ -27,13 +27,17 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 10] = [
     "verify_email",
     "password_reset",
     "residency_approved",
     "residency_rejected",
     "topic_announced",
     "proxy_opinion_recorded",
+    "outcome_published",
+    "outcome_corrected",
+    "progress_update",
+    "explanation_published",
 ];
 
 macro_rules! template_files {
@@ -69,6 +73,22 @@ const FILES: &[(&str, &str)] = template_files!(
     "proxy_opinion_recorded.zh-CN.html",
     "proxy_opinion_recorded.en.txt",
     "proxy_opinion_recorded.en.html",
+    "outcome_published.zh-CN.txt",
+    "outcome_published.zh-CN.html",
+    "outcome_published.en.txt",
+    "outcome_published.en.html",
+    "outcome_corrected.zh-CN.txt",
+    "outcome_corrected.zh-CN.html",
+    "outcome_corrected.en.txt",
+    "outcome_corrected.en.html",
+    "progress_update.zh-CN.txt",
+    "progress_update.zh-CN.html",
+    "progress_update.en.txt",
+    "progress_update.en.html",
+    "explanation_published.zh-CN.txt",
+    "explanation_published.zh-CN.html",
+    "explanation_published.en.txt",
+    "explanation_published.en.html",
 );
 
 fn environment() -> &'static Environment<'static> {
@@ -90,7 +110,8 @@ fn environment() -> &'static Environment<'static> {
 }
 
 /// Renders the message of `kind` in `locale` from its `payload` (the JSON
-/// stored in the outbox row); links are built on `public_url`.
+/// stored in the outbox row); links are built on `public_url`. With an
+/// `unsubscribe_url`, both parts end with it.
 ///
 /// # Errors
 /// `Internal` when the kind is unknown or the payload lacks a field the
@@ -100,6 +121,7 @@ pub fn render(
     locale: &str,
     payload: &serde_json::Value,
     public_url: &str,
+    unsubscribe_url: Option<&str>,
 ) -> Result<Rendered> {
     if !KINDS.contains(&kind) {
         return Err(Error::internal(anyhow!(
@@ -116,6 +138,13 @@ pub fn render(
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
     };
+    // The subject is the first line of the text template: a line break in
+    // a title must not push the rest of it into the body.
+    for key in ["title", "division_name"] {
+        if let Some(serde_json::Value::String(v)) = context.get_mut(key) {
+            *v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        }
+    }
     context.insert("locale".into(), locale.into());
     context.insert("public_url".into(), public_url.into());
 
@@ -126,9 +155,20 @@ pub fn render(
         .map_err(Error::internal)?;
     let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let subject = subject.trim().to_owned();
-    let text = format!("{}\n", body.trim());
+    let mut text = format!("{}\n", body.trim());
+    if let Some(url) = unsubscribe_url {
+        // The text footer is the same for every kind: kept here rather than
+        // repeated in each template.
+        let label = if locale == "en" {
+            "No longer want these emails? Unsubscribe:"
+        } else {
+            "不想再收到此类邮件？退订："
+        };
+        text.push_str(&format!("\n-- \n{label}\n{url}\n"));
+    }
 
     context.insert("subject".into(), subject.clone().into());
+    context.insert("unsubscribe_url".into(), unsubscribe_url.into());
     let html = env
         .get_template(&format!("{kind}.{locale}.html"))
         .and_then(|t| t.render(&context))
@@ -221,6 +261,19 @@ mod tests {
                 "topic_id": 7, "title": "修村道 <第一期>", "scope_code": "620123101",
                 "opens_at": "2026-11-28T01:00:00+00:00", "closes_at": null
             }),
+            "outcome_published" | "outcome_corrected" => json!({
+                "topic_id": 7, "title": "修村道", "version": 2, "decision": "三组至五组村道硬化",
+                "responsible_body": "夏官营镇人民政府", "deadline": "2027-06-30T00:00:00+00:00",
+                "change_reason": null, "link": "https://yishi.example/topics/7"
+            }),
+            "progress_update" => json!({
+                "topic_id": 7, "title": "修村道", "body": "路基完成。", "percent": 40,
+                "link": "https://yishi.example/topics/7"
+            }),
+            "explanation_published" => json!({
+                "topic_id": 7, "title": "修村道", "explanation_id": 3, "body": "资金不足，分两期。",
+                "link": "https://yishi.example/explanations/3"
+            }),
             _ => json!({
                 "display_name": "小王", "topic_id": 7, "title": "修村道",
                 "choice": "support", "link": "https://yishi.example/topics/7"
@@ -232,7 +285,8 @@ mod tests {
     fn every_kind_renders_in_every_locale() {
         for kind in KINDS {
             for locale in LOCALES {
-                let r = render(kind, locale, &payload(kind), "https://yishi.example").unwrap();
+                let r =
+                    render(kind, locale, &payload(kind), "https://yishi.example", None).unwrap();
                 assert!(!r.subject.is_empty(), "{kind} {locale}");
                 assert!(!r.subject.contains('\n'));
                 assert!(r.text.contains("https://yishi.example"), "{kind} {locale}");
@@ -249,6 +303,7 @@ mod tests {
             "zh-CN",
             &payload("topic_announced"),
             "https://yishi.example",
+            None,
         )
         .unwrap();
         assert_eq!(r.subject, "议事预告：修村道 <第一期>");
@@ -261,12 +316,22 @@ mod tests {
     }
 
     #[test]
+    fn a_line_break_in_a_title_stays_in_the_subject() {
+        let mut p = payload("topic_announced");
+        p["title"] = json!("修村道\n第一期");
+        let r = render("topic_announced", "zh-CN", &p, "https://y.example", None).unwrap();
+        assert_eq!(r.subject, "议事预告：修村道 第一期");
+        assert!(r.text.starts_with("您好"));
+    }
+
+    #[test]
     fn english_uses_english_words_and_unknown_locales_fall_back_to_chinese() {
         let en = render(
             "verify_email",
             "en",
             &payload("verify_email"),
             "https://y.example",
+            None,
         )
         .unwrap();
         assert_eq!(en.subject, "Please verify your email address");
@@ -276,14 +341,47 @@ mod tests {
             "fr",
             &payload("verify_email"),
             "https://y.example",
+            None,
         )
         .unwrap();
         assert_eq!(fr.subject, "请验证您的邮箱");
     }
 
     #[test]
+    fn an_unsubscribe_link_ends_both_parts() {
+        let url = "https://y.example/api/unsubscribe?token=a.b.c";
+        let r = render(
+            "topic_announced",
+            "en",
+            &payload("topic_announced"),
+            "https://y.example",
+            Some(url),
+        )
+        .unwrap();
+        assert!(r.text.trim_end().ends_with(url), "{}", r.text);
+        assert!(r.html.contains(&format!("<a href=\"{url}\"")), "{}", r.html);
+        let none = render(
+            "topic_announced",
+            "en",
+            &payload("topic_announced"),
+            "https://y.example",
+            None,
+        )
+        .unwrap();
+        assert!(!none.text.contains("nsubscribe"));
+        assert!(!none.html.contains("nsubscribe"));
+    }
+
+    #[test]
+    fn every_kind_of_email_has_templates() {
+        for kind in crate::domain::outbox::EmailKind::ALL {
+            assert!(KINDS.contains(&kind.as_str()), "no templates for {kind:?}");
+        }
+    }
+
+    #[test]
     fn a_payload_missing_a_field_or_an_unknown_kind_is_an_error() {
-        assert!(render("verify_email", "en", &json!({}), "https://y.example").is_err());
-        assert!(render("nonsense", "en", &json!({}), "https://y.example").is_err());
+        assert!(render("verify_email", "en", &json!({}), "https://y.example", None).is_err());
+        assert!(render("nonsense", "en", &json!({}), "https://y.example", None).is_err());
     }
 }

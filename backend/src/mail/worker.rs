@@ -21,7 +21,8 @@ use tokio::time::Instant;
 
 use super::{templates, Mailer, SendError};
 use crate::config::Settings;
-use crate::domain::outbox::{self, Outcome};
+use crate::domain::email_preferences;
+use crate::domain::outbox::{self, EmailKind, Outcome};
 use crate::domain::Services;
 use crate::entities::outbox as outbox_row;
 use crate::error::Result;
@@ -71,11 +72,13 @@ pub struct Report {
     pub failed: usize,
     /// Claimed but handed back unsent (shutdown).
     pub released: usize,
+    /// Not sent: the recipient turned this kind off.
+    pub skipped: usize,
 }
 
 impl Report {
     pub fn claimed(&self) -> usize {
-        self.sent + self.retried + self.failed + self.released
+        self.sent + self.retried + self.failed + self.released + self.skipped
     }
 }
 
@@ -106,27 +109,43 @@ pub async fn deliver_due(
     options: &Options,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Report> {
+    if !outbox::any_due(svc.db.reader(), svc.now()).await? {
+        return Ok(Report::default());
+    }
     let db = svc.db.writer();
     let claimed = outbox::claim_due(db, svc.now(), options.lease, options.batch).await?;
     let mut report = Report::default();
     let gap = Duration::from_secs(1) / options.rate_per_sec;
     let mut next_send = Instant::now();
+    // Set when the relay cannot be reached: the rest of the batch waits as
+    // long as the message that found out, untried, instead of each spending
+    // an attempt (and perhaps a whole connect timeout) on the same outage.
+    let mut hold_until = None;
     for row in claimed {
-        let stopping = *stop.borrow() || {
-            tokio::select! {
-                () = tokio::time::sleep_until(next_send) => false,
-                _ = stop.changed() => true,
-            }
-        };
+        let stopping = hold_until.is_some()
+            || *stop.borrow()
+            || {
+                tokio::select! {
+                    () = tokio::time::sleep_until(next_send) => false,
+                    _ = stop.changed() => true,
+                }
+            };
         if stopping {
-            outbox::finish(db, &row, Outcome::Released, svc.now()).await?;
+            let at = hold_until.unwrap_or_else(|| svc.now());
+            outbox::finish(db, &row, Outcome::Released { at }, svc.now()).await?;
             report.released += 1;
             continue;
         }
         next_send = Instant::now() + gap;
         // Once the SMTP conversation starts it is finished, even on
         // shutdown: abandoning it half way could deliver without recording.
-        let outcome = deliver_one(svc, mailer, options, &row).await;
+        let (outcome, unreachable) = deliver_one(svc, mailer, options, &row).await;
+        if unreachable {
+            hold_until = Some(match &outcome {
+                Outcome::Retry { at, .. } => *at,
+                _ => backoff(1, svc.now()),
+            });
+        }
         match &outcome {
             Outcome::Sent => report.sent += 1,
             Outcome::Retry { error, .. } => {
@@ -137,7 +156,8 @@ pub async fn deliver_due(
                 tracing::warn!(id = row.id, kind = %row.kind, attempts = row.attempts, %error, "email delivery failed");
                 report.failed += 1;
             }
-            Outcome::Released => report.released += 1,
+            Outcome::Released { .. } => report.released += 1,
+            Outcome::Skipped => report.skipped += 1,
         }
         if !outbox::finish(db, &row, outcome, svc.now()).await? {
             tracing::warn!(
@@ -149,12 +169,40 @@ pub async fn deliver_due(
     Ok(report)
 }
 
+/// Delivers one claimed message; the flag says the relay was unreachable.
 async fn deliver_one(
     svc: &Services,
     mailer: &Mailer,
     options: &Options,
     row: &outbox_row::Model,
-) -> Outcome {
+) -> (Outcome, bool) {
+    let result = send_one(svc, mailer, row).await;
+    let unreachable = matches!(result, Err(SendError::Unreachable(_)));
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(SendError::Permanent(error)) => Outcome::Failed { error },
+        Err(SendError::Transient(error) | SendError::Unreachable(error))
+            if u32::try_from(row.attempts).unwrap_or(u32::MAX) >= options.max_attempts =>
+        {
+            Outcome::Failed {
+                error: format!("gave up after {} attempts: {error}", row.attempts),
+            }
+        }
+        Err(SendError::Transient(error) | SendError::Unreachable(error)) => Outcome::Retry {
+            at: backoff(row.attempts, svc.now()),
+            error,
+        },
+    };
+    (outcome, unreachable)
+}
+
+/// Renders and sends one message: `Ok` with the outcome when it is settled
+/// without a send error (sent, skipped, unrenderable).
+async fn send_one(
+    svc: &Services,
+    mailer: &Mailer,
+    row: &outbox_row::Model,
+) -> std::result::Result<Outcome, SendError> {
     let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
         Ok(p) => p,
         Err(e) => {
@@ -163,18 +211,44 @@ async fn deliver_one(
             }
         }
     };
-    let message =
-        match templates::render(&row.kind, &row.locale, &payload, &svc.settings.public_url) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
-                return Outcome::Failed {
-                    error: "the message cannot be rendered (see the server log)".into(),
-                };
+    // Consultation emails honour the recipient's choice and carry a link to
+    // make it; account emails always go.
+    let optional = EmailKind::parse(&row.kind).filter(|k| k.is_optional());
+    let unsubscribe = match (optional, row.user_id) {
+        (Some(kind), Some(user_id)) => {
+            match email_preferences::wants(svc.db.writer(), user_id, &row.kind).await {
+                Ok(true) => Some(email_preferences::unsubscribe_url(svc, user_id, kind)),
+                Ok(false) => return Outcome::Skipped,
+                Err(e) => {
+                    return Outcome::Retry {
+                        at: backoff(row.attempts, svc.now()),
+                        error: format!("cannot read the preferences: {}", e.public_message()),
+                    }
+                }
             }
-        };
+        }
+        _ => None,
+    };
+    let message = match templates::render(
+        &row.kind,
+        &row.locale,
+        &payload,
+        &svc.settings.public_url,
+        unsubscribe.as_deref(),
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
+            return Outcome::Failed {
+                error: "the message cannot be rendered (see the server log)".into(),
+            };
+        }
+    };
     let key = format!("yishi.outbox.{}", row.id);
-    match mailer.send(&row.recipient, &key, &message).await {
+    match mailer
+        .send(&row.recipient, &key, &message, unsubscribe.as_deref())
+        .await
+    {
         Ok(()) => Outcome::Sent,
         Err(SendError::Permanent(error)) => Outcome::Failed { error },
         Err(SendError::Transient(error))

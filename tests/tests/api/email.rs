@@ -559,7 +559,200 @@ async fn the_background_worker_delivers_new_emails_and_stops_on_request(backend:
     );
 }
 
+/// Creates and announces a topic for 夏官营镇 as `organiser`; returns its id.
+async fn announce(app: &TestApp, organiser: &yishi_tests::Account, title: &str) -> String {
+    let now = chrono::Utc::now();
+    let created = app
+        .ok(
+            Some(&organiser.access_token),
+            "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
+            json!({ "input": {
+                "title": title,
+                "body": "拟对三组至五组村道进行硬化，资金由上级补助和村集体共同承担。",
+                "category": "TRANSPORT_WATER",
+                "kind": "DECISION",
+                "scopeCode": codes::XIAGUANYING,
+                "opensAt": (now + chrono::Duration::hours(73)).to_rfc3339(),
+                "closesAt": (now + chrono::Duration::hours(120)).to_rfc3339(),
+            } }),
+        )
+        .await;
+    let id = created["createTopic"]["id"].as_str().unwrap().to_owned();
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($id: ID!) { announceTopic(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    id
+}
+
+const PREFERENCES: &str = "{ myEmailPreferences { kind enabled canTurnOff } }";
+
+async fn preference(app: &TestApp, who: &yishi_tests::Account, kind: &str) -> serde_json::Value {
+    let data = app
+        .ok(Some(&who.access_token), PREFERENCES, json!({}))
+        .await;
+    data["myEmailPreferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == kind)
+        .unwrap_or_else(|| panic!("no preference for {kind}: {data}"))
+        .clone()
+}
+
+async fn consultation_emails_carry_a_one_click_unsubscribe_that_works(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start().await;
+    let resident = app.resident(codes::GUODIANZI).await;
+    let organiser = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    announce(&app, &organiser, "村道硬化").await;
+    worker::run_once(&app.services, &mailer(&smtp))
+        .await
+        .unwrap();
+
+    let received = smtp.received();
+    let verify = received
+        .iter()
+        .find(|m| m.to == [resident.email.clone()] && m.subject() == "请验证您的邮箱")
+        .expect("the verification email");
+    assert!(
+        verify.header("List-Unsubscribe").is_none(),
+        "account emails cannot be unsubscribed"
+    );
+    let notice = received
+        .iter()
+        .find(|m| m.subject().starts_with("议事预告"))
+        .expect("the advance notice");
+    let header = notice.header("List-Unsubscribe").expect("List-Unsubscribe");
+    assert_eq!(
+        notice.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let url = header
+        .trim()
+        .strip_prefix('<')
+        .and_then(|h| h.strip_suffix('>'))
+        .expect("<URL>")
+        .to_owned();
+    assert!(
+        url.starts_with("http://yishi.test/api/unsubscribe?token="),
+        "{url}"
+    );
+    assert!(notice
+        .part("text/plain")
+        .unwrap()
+        .trim_end()
+        .ends_with(&url));
+    assert!(notice
+        .part("text/html")
+        .unwrap()
+        .contains(&format!("href=\"{url}\"")));
+
+    // The link in the message, against this test server.
+    let local = url.replace("http://yishi.test", &app.url);
+    let page = app.client.get(&local).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("<form method=\"post\">"));
+    assert_eq!(
+        preference(&app, &resident, "topic_announced").await["enabled"],
+        true,
+        "opening the link (as mail scanners do) unsubscribes nobody"
+    );
+    let tampered = app.client.post(format!("{local}x")).send().await.unwrap();
+    assert_eq!(tampered.status(), 400);
+    // What a mail client sends for List-Unsubscribe-Post.
+    let done = app
+        .client
+        .post(&local)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        preference(&app, &resident, "topic_announced").await["enabled"],
+        false
+    );
+
+    // The next announcement is not sent to them, and the admin sees why.
+    let before = smtp.received().len();
+    announce(&app, &organiser, "修建文化广场").await;
+    let report = worker::run_once(&app.services, &mailer(&smtp))
+        .await
+        .unwrap();
+    assert_eq!((report.skipped, report.sent), (1, 0), "{report:?}");
+    assert_eq!(smtp.received().len(), before);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'skipped' AND kind = 'topic_announced'"
+        )
+        .await,
+        1
+    );
+}
+
+async fn account_emails_cannot_be_turned_off_but_consultation_emails_can(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.register("设置").await;
+    let set = "mutation($k: String!, $e: Boolean!) { setEmailPreference(kind: $k, enabled: $e) { kind enabled canTurnOff } }";
+    for kind in [
+        "verify_email",
+        "password_reset",
+        "proxy_opinion_recorded",
+        "nonsense",
+    ] {
+        let refused = app
+            .gql(
+                Some(&user.access_token),
+                set,
+                json!({ "k": kind, "e": false }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{kind}: {refused}"
+        );
+    }
+    let verify = preference(&app, &user, "verify_email").await;
+    assert_eq!(verify["enabled"], true);
+    assert_eq!(verify["canTurnOff"], false);
+
+    let off = app
+        .ok(
+            Some(&user.access_token),
+            set,
+            json!({ "k": "progress_update", "e": false }),
+        )
+        .await;
+    assert_eq!(off["setEmailPreference"]["enabled"], false);
+    let listed = preference(&app, &user, "progress_update").await;
+    assert_eq!(listed["enabled"], false);
+    assert_eq!(listed["canTurnOff"], true);
+    app.ok(
+        Some(&user.access_token),
+        set,
+        json!({ "k": "progress_update", "e": true }),
+    )
+    .await;
+    assert_eq!(
+        preference(&app, &user, "progress_update").await["enabled"],
+        true
+    );
+    let anonymous = app.gql(None, PREFERENCES, json!({})).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
+}
+
 db_tests!(
+    consultation_emails_carry_a_one_click_unsubscribe_that_works,
+    account_emails_cannot_be_turned_off_but_consultation_emails_can,
     account_emails_arrive_in_the_users_language_with_both_parts,
     a_topic_announcement_links_to_the_topic_with_its_title_escaped,
     an_smtp_outage_keeps_messages_queued_until_the_server_returns,

@@ -685,7 +685,153 @@ async fn notifications_arrive_once_per_recipient_and_can_be_marked_read(backend:
     assert!(unread["notifications"].as_array().unwrap().is_empty());
 }
 
+async fn the_report_and_the_dashboard_sum_up_the_topic(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, voters) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::GUODIANZI, "SUPPORT"),
+            (codes::TAIPINGBAO, "OPPOSE"),
+            (codes::TAIPINGBAO, "OPPOSE"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    let explained = app
+        .ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "说明" }),
+        )
+        .await;
+    app.ok(
+        Some(&voters[2].token),
+        REPLY,
+        json!({ "id": explained["publishExplanation"]["id"], "r": "SATISFIED" }),
+    )
+    .await;
+
+    let html = app
+        .client
+        .get(format!("{}/api/topics/{id}/report.html", app.url))
+        .bearer_auth(&org.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 200);
+    let html = html.text().await.unwrap();
+    for expected in [
+        "协商情况报告",
+        "土地流转方案",
+        "过店子村委会",
+        "太平堡村委会",
+        "夏官营镇人民政府",
+        "榆中县农业农村局",
+        "持不同意见人数",
+    ] {
+        assert!(html.contains(expected), "missing {expected}");
+    }
+    let english = app
+        .client
+        .get(format!("{}/api/topics/{id}/report.html?locale=en", app.url))
+        .bearer_auth(&org.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(english
+        .text()
+        .await
+        .unwrap()
+        .contains("Consultation report"));
+    let csv = app
+        .client
+        .get(format!("{}/api/topics/{id}/report.csv", app.url))
+        .bearer_auth(&org.access_token)
+        .send()
+        .await
+        .unwrap();
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.contains(&format!("{},过店子村委会,2,", codes::GUODIANZI)),
+        "{csv}"
+    );
+    let denied = app
+        .client
+        .get(format!("{}/api/topics/{id}/report.html", app.url))
+        .bearer_auth(&voters[0].token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+
+    let dashboard = "query($d: String!) { dashboard(divisionCode: $d) { division { responses eligible participation dissenters explained satisfied satisfaction topicsByState { state count } } children { divisionCode responses dissenters } } }";
+    let county_organiser = app.with_role(Role::Organiser, codes::YUZHONG).await;
+    let data = app
+        .ok(
+            Some(&county_organiser.access_token),
+            dashboard,
+            json!({ "d": codes::YUZHONG }),
+        )
+        .await;
+    let division = &data["dashboard"]["division"];
+    assert_eq!(division["responses"], 4);
+    assert_eq!(division["eligible"], 4);
+    assert_eq!(division["dissenters"], 2);
+    assert_eq!(division["explained"], 2);
+    assert_eq!(division["satisfaction"], 1.0);
+    assert_eq!(
+        division["topicsByState"],
+        json!([{ "state": "DECIDED", "count": 1 }])
+    );
+    let towns = data["dashboard"]["children"].as_array().unwrap();
+    let xiaguanying = towns
+        .iter()
+        .find(|t| t["divisionCode"] == codes::XIAGUANYING)
+        .unwrap();
+    assert_eq!(
+        (
+            xiaguanying["responses"].as_i64(),
+            xiaguanying["dissenters"].as_i64()
+        ),
+        (Some(4), Some(2))
+    );
+    let village_view = app
+        .ok(
+            Some(&org.access_token),
+            dashboard,
+            json!({ "d": codes::XIAGUANYING }),
+        )
+        .await;
+    let taipingbao = village_view["dashboard"]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["divisionCode"] == codes::TAIPINGBAO)
+        .cloned()
+        .unwrap();
+    assert_eq!(taipingbao["dissenters"], 2);
+    assert_eq!(
+        error_code(
+            &app.gql(
+                Some(&voters[0].token),
+                dashboard,
+                json!({ "d": codes::YUZHONG })
+            )
+            .await
+        ),
+        Some("FORBIDDEN")
+    );
+}
+
 db_tests!(
+    the_report_and_the_dashboard_sum_up_the_topic,
     a_closed_topic_is_decided_implemented_and_completed_with_participants_told,
     dissenters_depend_on_the_kind_and_the_adopted_position,
     explanations_reach_their_recipients_who_read_and_reply,
