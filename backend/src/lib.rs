@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod rate_limit;
 pub mod report;
 pub mod state;
 
@@ -60,14 +61,22 @@ pub async fn init_services_with_clock(
     } else {
         EventBus::postgres(&settings.database_url).await?
     };
-    Ok(Services {
+    let mut services = Services {
         db,
+        limits: rate_limit::RateLimits::new(&settings.rate_limits),
         settings: Arc::new(settings),
         jwt,
         passwords,
         clock,
         events,
-    })
+        opinion_writer: None,
+    };
+    if services.settings.is_sqlite() {
+        services.opinion_writer = Some(crate::domain::opinion_writer::OpinionWriter::spawn(
+            services.clone(),
+        ));
+    }
+    Ok(services)
 }
 
 /// Reads the signing secret from `path`, creating it (random, mode 0600) on

@@ -33,6 +33,10 @@ pub struct Services {
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub events: EventBus,
+    /// Per-IP and per-account rate limits (`rate_limit`).
+    pub limits: crate::rate_limit::RateLimits,
+    /// Group commit of opinions (SQLite); `None` writes each alone.
+    pub opinion_writer: Option<crate::domain::opinion_writer::OpinionWriter>,
 }
 
 impl Services {

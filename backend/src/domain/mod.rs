@@ -10,6 +10,7 @@ pub mod divisions;
 pub mod email_preferences;
 pub mod explanations;
 pub mod notifications;
+pub mod opinion_writer;
 pub mod opinions;
 pub mod outbox;
 pub mod outcomes;

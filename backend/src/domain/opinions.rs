@@ -292,9 +292,41 @@ async fn find(db: &impl ConnectionTrait, topic_id: i64, user_id: i32) -> Result<
         .await?)
 }
 
-/// Writes the opinion, its revision and the counters in one transaction.
-/// Two submissions racing for the same new opinion (PostgreSQL) meet at the
-/// unique index; the loser retries as a change.
+/// An opinion ready to be written: checked, resolved, waiting for the writer.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    topic: Topic,
+    user_id: Option<i32>,
+    proxy_name: Option<String>,
+    village: String,
+    choice: Choice,
+    reason: Option<String>,
+    source: Source,
+}
+
+impl Pending {
+    pub(crate) fn topic_id(&self) -> i64 {
+        self.topic.id
+    }
+
+    /// An online opinion, for tests of the writer.
+    #[cfg(test)]
+    pub(crate) fn online(topic: Topic, user_id: i32, village: &str, choice: Choice) -> Self {
+        Self {
+            topic,
+            user_id: Some(user_id),
+            proxy_name: None,
+            village: village.to_owned(),
+            choice,
+            reason: None,
+            source: Source::Online,
+        }
+    }
+}
+
+/// Writes the opinion, its revision and the counters in one transaction —
+/// on SQLite through the group-commit writer, which shares one transaction
+/// among the submissions that arrive together.
 #[allow(clippy::too_many_arguments)]
 async fn write(
     svc: &Services,
@@ -306,25 +338,34 @@ async fn write(
     reason: Option<String>,
     source: Source,
 ) -> Result<Opinion> {
+    let pending = Pending {
+        topic: topic.clone(),
+        user_id,
+        proxy_name,
+        village,
+        choice,
+        reason,
+        source,
+    };
+    match &svc.opinion_writer {
+        Some(writer) => writer.write(pending).await,
+        None => write_alone(svc, pending).await,
+    }
+}
+
+/// One transaction for one opinion. Two submissions racing for the same new
+/// opinion (PostgreSQL) meet at the unique index; the loser retries as a
+/// change.
+async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     for attempt in 0..2 {
         let txn = svc.db.begin().await?;
-        match write_in(
-            svc,
-            &txn,
-            topic,
-            user_id,
-            proxy_name.clone(),
-            &village,
-            &choice,
-            reason.clone(),
-            &source,
-        )
-        .await
-        {
+        match write_pending(svc, &txn, &pending).await {
             Ok(opinion) => {
                 txn.commit().await?;
                 svc.events
-                    .publish(Event::TopicResultsChanged { topic_id: topic.id })
+                    .publish(Event::TopicResultsChanged {
+                        topic_id: pending.topic.id,
+                    })
                     .await;
                 return Ok(opinion);
             }
@@ -341,6 +382,26 @@ async fn write(
     Err(Error::conflict(
         "your opinion changed at the same time elsewhere; try again",
     ))
+}
+
+/// Writes `pending` inside `txn` (a transaction or a savepoint).
+pub(crate) async fn write_pending(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    pending: &Pending,
+) -> Result<Opinion> {
+    write_in(
+        svc,
+        txn,
+        &pending.topic,
+        pending.user_id,
+        pending.proxy_name.clone(),
+        &pending.village,
+        &pending.choice,
+        pending.reason.clone(),
+        &pending.source,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,240 @@
+//! Group commit for opinions on SQLite.
+//!
+//! SQLite commits one transaction at a time, and each commit waits for the
+//! disk. When a topic opens and thousands of residents answer at once, one
+//! transaction per opinion makes the disk the bottleneck. Here a single task
+//! takes every submission waiting at that moment, writes each in its own
+//! savepoint inside one shared transaction, commits once, and only then
+//! answers each request: an acknowledged opinion is on disk, a failing one
+//! does not affect its neighbours, and the disk sees one commit per batch.
+
+use std::collections::BTreeSet;
+
+use sea_orm::TransactionTrait;
+use tokio::sync::{mpsc, oneshot};
+
+use super::opinions::{write_pending, Opinion, Pending};
+use super::Services;
+use crate::error::{Error, Result};
+use crate::events::Event;
+
+/// Submissions that may share one transaction.
+const MAX_BATCH: usize = 512;
+/// Submissions that may wait for the writer before callers are told to
+/// retry.
+const QUEUE: usize = 16_384;
+
+type Job = (Pending, oneshot::Sender<Result<Opinion>>);
+
+#[derive(Clone, Debug)]
+pub struct OpinionWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl OpinionWriter {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    /// `svc` must not itself hold a writer (its opinions are written here).
+    pub fn spawn(svc: Services) -> Self {
+        debug_assert!(svc.opinion_writer.is_none());
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(svc, rx));
+        Self { jobs }
+    }
+
+    /// Queues `pending` and waits until the batch holding it has committed.
+    ///
+    /// # Errors
+    /// The opinion's own error, the batch's commit error, or
+    /// `RATE_LIMITED` when the queue is full.
+    pub(crate) async fn write(&self, pending: Pending) -> Result<Opinion> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.try_send((pending, reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Error::RateLimited {
+                retry_after_secs: 1,
+            },
+            mpsc::error::TrySendError::Closed(_) => {
+                Error::internal(anyhow::anyhow!("opinion writer stopped"))
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| Error::internal(anyhow::anyhow!("opinion writer dropped a submission")))?
+    }
+}
+
+async fn run(svc: Services, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit_batch(&svc, &mut batch).await;
+        batch.clear();
+    }
+}
+
+async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
+    metrics::histogram!("opinion_batch_size").record(batch.len() as f64);
+    let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
+    let outcome: Result<()> = async {
+        let txn = svc.db.begin().await?;
+        for (pending, _) in batch.iter() {
+            let savepoint = txn.begin().await?;
+            match write_pending(svc, &savepoint, pending).await {
+                Ok(opinion) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(opinion));
+                }
+                Err(err) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(err));
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            let topics: BTreeSet<i64> = batch
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .map(|((p, _), _)| p.topic_id())
+                .collect();
+            for ((_, reply), result) in batch.drain(..).zip(results) {
+                let _ = reply.send(result);
+            }
+            for topic_id in topics {
+                svc.events
+                    .publish(Event::TopicResultsChanged { topic_id })
+                    .await;
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, size = batch.len(), "opinion batch failed; nothing in it was saved");
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(Error::internal(anyhow::anyhow!(
+                    "the batch holding this opinion failed"
+                ))));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+
+    use super::*;
+    use crate::domain::topics::Choice;
+    use crate::entities::{topics, users};
+
+    async fn sqlite_services(dir: &std::path::Path) -> Services {
+        let url = format!("sqlite://{}/yishi.db?mode=rwc", dir.display());
+        let settings = crate::config::Settings::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "YISHI_JWT_SECRET" => Some("writer-test-secret-writer-test-secret".into()),
+            "YISHI_DATA_DIR" => Some(dir.display().to_string()),
+            "YISHI_ARGON2_MEMORY_KIB" => Some("64".into()),
+            _ => None,
+        })
+        .unwrap();
+        let svc = crate::init_services(settings).await.unwrap();
+        svc.db.migrate().await.unwrap();
+        svc
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_opinion_does_not_sink_the_batch_it_shares() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = sqlite_services(dir.path()).await;
+        let writer = svc
+            .opinion_writer
+            .clone()
+            .expect("SQLite gets a group-commit writer");
+        let now = svc.now();
+        let user = users::ActiveModel {
+            email: Set("w@example.cn".into()),
+            password_hash: Set("x".into()),
+            display_name: Set("w".into()),
+            locale: Set("zh-CN".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(svc.db.writer())
+        .await
+        .unwrap();
+        svc.db
+            .writer()
+            .execute_unprepared("INSERT INTO divisions (code, name, level, parent_code, updated_at) VALUES ('62', '甘肃省', 'province', NULL, '2026-01-01T00:00:00Z')")
+            .await
+            .unwrap();
+        let topic = topics::ActiveModel {
+            title: Set("t".into()),
+            body: Set("b".into()),
+            category: Set("other".into()),
+            kind: Set("decision".into()),
+            scope_code: Set("62".into()),
+            technical: Set(false),
+            reason_required_for_dissent: Set(false),
+            eligibility: Set("residents".into()),
+            state: Set("open".into()),
+            created_by: Set(user.id),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(svc.db.writer())
+        .await
+        .unwrap();
+        // A topic that does not exist: the foreign key refuses this one.
+        let ghost = topics::Model {
+            id: 999_999,
+            ..topic.clone()
+        };
+        let good = writer.write(Pending::online(
+            topic.clone(),
+            user.id,
+            "620123101201",
+            Choice::Support,
+        ));
+        let bad = writer.write(Pending::online(
+            ghost,
+            user.id,
+            "620123101201",
+            Choice::Support,
+        ));
+        let (good, bad) = tokio::join!(good, bad);
+        assert!(good.is_ok(), "{good:?}");
+        assert!(bad.is_err());
+        let n = svc
+            .db
+            .reader()
+            .query_one(sea_orm::Statement::from_string(
+                svc.db.backend(),
+                "SELECT COUNT(*) FROM opinions",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(n, 1);
+        let tally = svc
+            .db
+            .reader()
+            .query_one(sea_orm::Statement::from_string(
+                svc.db.backend(),
+                "SELECT CAST(SUM(count) AS BIGINT) FROM tallies",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(
+            tally, 1,
+            "the failed opinion's counter change was rolled back with it"
+        );
+    }
+}
