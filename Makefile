@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/yishi
 BIN_RELEASE := $(CARGO_TARGET_DIR)/release/yishi
 
-.PHONY: run test build frontend schema lint fmt check-postgres import-china clean
+.PHONY: run test build frontend schema lint fmt check-postgres import-china bench clean
 
 ## run: build everything, migrate, seed Gansu + demo accounts on first start, serve on 127.0.0.1:8080
 run: frontend
@@ -54,6 +54,10 @@ import-china:
 		DATABASE_URL=sqlite://$(CARGO_TARGET_DIR)/import-china/yishi.db?mode=rwc \
 		YISHI_DATA_DIR=$(CARGO_TARGET_DIR)/import-china \
 		$(BIN_RELEASE) import-divisions $(CURDIR)/../shared/data/china-divisions-2023.csv.gz
+
+## bench: load benchmark (not part of test): BENCH_SECONDS=10 BENCH_RESIDENTS=100000 for a quick run
+bench:
+	bench/run.sh
 
 clean:
 	cargo clean

@@ -12,6 +12,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::rate_limit::{Action, RateLimitSettings};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/yishi.db?mode=rwc";
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,9 @@ pub struct Settings {
     pub mail_rate_per_sec: u32,
     /// Attempts before a transiently failing message is marked failed.
     pub mail_max_attempts: u32,
+    /// Per-IP and per-account quotas (`YISHI_RATE_LIMIT_*`) and the proxies
+    /// whose `X-Forwarded-For` is believed (`YISHI_TRUSTED_PROXY`).
+    pub rate_limits: RateLimitSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +85,76 @@ struct FileSettings {
     yishi_mail_from: Option<String>,
     yishi_mail_rate_per_sec: Option<String>,
     yishi_mail_max_attempts: Option<String>,
+    yishi_rate_limit_login_per_ip: Option<String>,
+    yishi_rate_limit_login_per_account: Option<String>,
+    yishi_rate_limit_register_per_ip: Option<String>,
+    yishi_rate_limit_register_per_account: Option<String>,
+    yishi_rate_limit_password_reset_per_ip: Option<String>,
+    yishi_rate_limit_password_reset_per_account: Option<String>,
+    yishi_rate_limit_opinion_per_ip: Option<String>,
+    yishi_rate_limit_opinion_per_account: Option<String>,
+    yishi_trusted_proxy: Option<String>,
+}
+
+impl FileSettings {
+    /// The file's value for a rate-limit variable.
+    fn rate_limit(&self, var: &str) -> Option<String> {
+        match var {
+            "YISHI_RATE_LIMIT_LOGIN_PER_IP" => self.yishi_rate_limit_login_per_ip.clone(),
+            "YISHI_RATE_LIMIT_LOGIN_PER_ACCOUNT" => self.yishi_rate_limit_login_per_account.clone(),
+            "YISHI_RATE_LIMIT_REGISTER_PER_IP" => self.yishi_rate_limit_register_per_ip.clone(),
+            "YISHI_RATE_LIMIT_REGISTER_PER_ACCOUNT" => {
+                self.yishi_rate_limit_register_per_account.clone()
+            }
+            "YISHI_RATE_LIMIT_PASSWORD_RESET_PER_IP" => {
+                self.yishi_rate_limit_password_reset_per_ip.clone()
+            }
+            "YISHI_RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT" => {
+                self.yishi_rate_limit_password_reset_per_account.clone()
+            }
+            "YISHI_RATE_LIMIT_OPINION_PER_IP" => self.yishi_rate_limit_opinion_per_ip.clone(),
+            "YISHI_RATE_LIMIT_OPINION_PER_ACCOUNT" => {
+                self.yishi_rate_limit_opinion_per_account.clone()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads `YISHI_RATE_LIMIT_{ACTION}_PER_{IP,ACCOUNT}` (per minute, 0 = off)
+/// and `YISHI_TRUSTED_PROXY` (comma-separated addresses).
+fn rate_limit_settings(
+    env: &impl Fn(&str) -> Option<String>,
+    file: &FileSettings,
+) -> Result<RateLimitSettings, ConfigError> {
+    let mut settings = RateLimitSettings::default();
+    for (i, action) in Action::ALL.into_iter().enumerate() {
+        let (per_ip, per_account) = action.default_per_minute();
+        let (ip_var, account_var) = action.config_vars();
+        let read = |var: &'static str, default: u32| {
+            let raw = env(var)
+                .filter(|v| !v.is_empty())
+                .or_else(|| file.rate_limit(var));
+            parse_number(var, raw, default, 0..=1_000_000)
+        };
+        settings.quotas[i].per_ip = read(ip_var, per_ip)?;
+        settings.quotas[i].per_account = read(account_var, per_account)?;
+    }
+    if let Some(raw) = env("YISHI_TRUSTED_PROXY")
+        .filter(|v| !v.is_empty())
+        .or_else(|| file.yishi_trusted_proxy.clone())
+    {
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let ip = part.parse().map_err(|_| {
+                invalid(
+                    "YISHI_TRUSTED_PROXY",
+                    format!("{part:?} is not an IP address such as 10.0.0.1"),
+                )
+            })?;
+            settings.trusted_proxies.push(ip);
+        }
+    }
+    Ok(settings)
 }
 
 impl Settings {
@@ -257,9 +332,13 @@ impl Settings {
         let mail_max_attempts: u32 = parse_number(
             "YISHI_MAIL_MAX_ATTEMPTS",
             get("YISHI_MAIL_MAX_ATTEMPTS", &file.yishi_mail_max_attempts),
-            8,
+            // With backoff doubling from 30 s to a 6 h ceiling, twelve
+            // attempts ride out a relay outage of about half a day.
+            12,
             1..=50,
         )?;
+
+        let rate_limits = rate_limit_settings(&env, &file)?;
 
         Ok(Self {
             database_url,
@@ -281,6 +360,7 @@ impl Settings {
             mail_from,
             mail_rate_per_sec,
             mail_max_attempts,
+            rate_limits,
         })
     }
 
@@ -429,7 +509,7 @@ mod tests {
         assert!(s.smtp_url.is_none());
         assert_eq!(s.mail_from, "Yishi <noreply@localhost>");
         assert_eq!(s.mail_rate_per_sec, 20);
-        assert_eq!(s.mail_max_attempts, 8);
+        assert_eq!(s.mail_max_attempts, 12);
     }
 
     #[test]
@@ -465,6 +545,33 @@ mod tests {
                 .unwrap_err()
                 .var,
             "YISHI_MAIL_RATE_PER_SEC"
+        );
+    }
+
+    #[test]
+    fn rate_limits_have_defaults_and_can_be_set_or_turned_off() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.rate_limits, RateLimitSettings::default());
+        let s = settings(&[
+            ("YISHI_RATE_LIMIT_LOGIN_PER_ACCOUNT", "3"),
+            ("YISHI_RATE_LIMIT_OPINION_PER_IP", "0"),
+            ("YISHI_TRUSTED_PROXY", "10.0.0.1, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.quota(Action::Login).per_account, 3);
+        assert_eq!(s.rate_limits.quota(Action::SubmitOpinion).per_ip, 0);
+        assert_eq!(s.rate_limits.trusted_proxies.len(), 2);
+        assert_eq!(
+            settings(&[("YISHI_RATE_LIMIT_REGISTER_PER_IP", "many")])
+                .unwrap_err()
+                .var,
+            "YISHI_RATE_LIMIT_REGISTER_PER_IP"
+        );
+        assert_eq!(
+            settings(&[("YISHI_TRUSTED_PROXY", "proxy.local")])
+                .unwrap_err()
+                .var,
+            "YISHI_TRUSTED_PROXY"
         );
     }
 

@@ -121,9 +121,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             tokio::spawn(yishi::domain::topics::scheduler_loop(services.clone()));
             let mail = yishi::mail::worker::Worker::from_settings(&services)?;
-            axum::serve(listener, yishi::build_app(services.clone()))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            axum::serve(
+                listener,
+                yishi::build_app(services.clone())
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
             if let Some(mail) = mail {
                 mail.shutdown().await;
             }

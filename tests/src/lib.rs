@@ -142,9 +142,20 @@ impl Drop for TestDb {
     }
 }
 
-/// Settings for a test server on `db_url`, with cheap password hashing.
+/// Settings for a test server on `db_url`, with cheap password hashing and
+/// rate limits far above what any test does from 127.0.0.1.
 pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
-    let vars = [
+    test_settings_with(db_url, data_dir, &[])
+}
+
+/// [`test_settings`] with some variables overridden (e.g. `YISHI_ENV`, or a
+/// low `YISHI_RATE_LIMIT_*`).
+pub fn test_settings_with(
+    db_url: &str,
+    data_dir: &std::path::Path,
+    overrides: &[(&str, &str)],
+) -> Settings {
+    let mut vars = vec![
         ("DATABASE_URL", db_url.to_owned()),
         ("YISHI_BIND", "127.0.0.1:0".to_owned()),
         (
@@ -160,10 +171,21 @@ pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
         ("YISHI_ARGON2_MEMORY_KIB", "256".to_owned()),
         ("YISHI_DEMO_DATA", "false".to_owned()),
     ];
+    for action in yishi::rate_limit::Action::ALL {
+        let (per_ip, per_account) = action.config_vars();
+        vars.push((per_ip, "1000000".to_owned()));
+        vars.push((per_account, "1000000".to_owned()));
+    }
     Settings::from_lookup(|name| {
-        vars.iter()
+        overrides
+            .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            })
     })
     .expect("test settings are valid")
 }
@@ -238,9 +260,14 @@ pub const PASSWORD: &str = "议事-村口-2026-槐树";
 static NEXT_USER: AtomicI64 = AtomicI64::new(1);
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// [`spawn_app`] with some settings overridden (see [`test_settings_with`]).
+pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDb::create(backend).await;
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let settings = test_settings(&db.url, data_dir.path());
+    let settings = test_settings_with(&db.url, data_dir.path(), overrides);
     let clock = Arc::new(TestClock::default());
     let services = yishi::init_services_with_clock(settings, clock.clone())
         .await
@@ -256,7 +283,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let addr = listener.local_addr().expect("local addr");
     let app = yishi::build_app(services.clone());
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("server runs");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server runs");
     });
     TestApp {
         addr,

@@ -5,6 +5,7 @@
 //! a storm of logins queues here instead of starving the async runtime.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -12,6 +13,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
+
+/// How long a hash may wait for a worker before the request is answered
+/// `RATE_LIMITED`.
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -97,10 +102,13 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
+        // A storm beyond what the pool can start within QUEUE_TIMEOUT is told
+        // to come back later rather than queueing without end.
+        let _permit = tokio::time::timeout(QUEUE_TIMEOUT, self.permits.acquire())
             .await
+            .map_err(|_| Error::RateLimited {
+                retry_after_secs: QUEUE_TIMEOUT.as_secs(),
+            })?
             .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
         tokio::task::spawn_blocking(work)
             .await
@@ -135,6 +143,37 @@ mod tests {
             .verify(&SecretString::from("wrong horse battery"), Some(&hash))
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_cannot_start_within_the_queue_timeout_is_rate_limited() {
+        let hasher = PasswordHasher::new(64);
+        // Hold every worker, as a login storm would.
+        let held = hasher
+            .permits
+            .clone()
+            .acquire_many_owned(u32::try_from(hasher.permits.available_permits()).unwrap())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let result = hasher
+            .hash(&SecretString::from("correct horse battery"))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(Error::RateLimited {
+                    retry_after_secs: 2
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < QUEUE_TIMEOUT + Duration::from_secs(1));
+        drop(held);
+        hasher
+            .hash(&SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Which emails a user wants. Account emails always go; each kind of
 //! consultation email can be turned off, in the account settings or with the
-//! signed one-click link every such email carries (RFC 8058).
+//! signed one-click link every such email carries (RFC 8058), and the kind
+//! `daily_digest`, when on, bundles them into one email a day.
 //!
 //! Preferences are read at delivery, not at queueing: an announcement to a
 //! whole county is queued with one `INSERT … SELECT`, and turning an email
@@ -35,30 +36,54 @@ pub async fn list(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Prefere
         .await?;
     Ok(EmailKind::ALL
         .into_iter()
-        .map(|kind| Preference {
-            kind,
-            enabled: !kind.is_optional()
-                || rows
-                    .iter()
-                    .find(|r| r.kind == kind.as_str())
-                    .is_none_or(|r| r.enabled),
+        .map(|kind| {
+            let row = rows.iter().find(|r| r.kind == kind.as_str());
+            Preference {
+                kind,
+                enabled: match kind {
+                    // Individual emails unless asked otherwise.
+                    EmailKind::DailyDigest => row.is_some_and(|r| r.enabled),
+                    _ => !kind.is_optional() || row.is_none_or(|r| r.enabled),
+                },
+            }
         })
         .collect())
 }
 
-/// Whether `user_id` wants emails of `kind` (the outbox's `kind` column).
+/// What to do with one queued email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Send,
+    /// The recipient turned this kind off.
+    Skip,
+    /// The recipient wants it in their daily digest.
+    Hold,
+}
+
+/// What to do with an email of `kind` (the outbox's `kind` column) for
+/// `user_id`.
 ///
 /// # Errors
 /// Database errors only.
-pub async fn wants(db: &impl ConnectionTrait, user_id: i32, kind: &str) -> Result<bool> {
+pub async fn decide(db: &impl ConnectionTrait, user_id: i32, kind: &str) -> Result<Decision> {
     match EmailKind::parse(kind) {
-        Some(k) if k.is_optional() => {}
-        _ => return Ok(true),
+        Some(k) if k.is_optional() && k != EmailKind::DailyDigest => {}
+        _ => return Ok(Decision::Send),
     }
-    let row = email_preferences::Entity::find_by_id((user_id, kind.to_owned()))
-        .one(db)
+    let digest = EmailKind::DailyDigest.as_str();
+    let rows = email_preferences::Entity::find()
+        .filter(email_preferences::Column::UserId.eq(user_id))
+        .filter(email_preferences::Column::Kind.is_in([kind, digest]))
+        .all(db)
         .await?;
-    Ok(row.is_none_or(|r| r.enabled))
+    let enabled = |k: &str| rows.iter().find(|r| r.kind == k).map(|r| r.enabled);
+    Ok(if enabled(kind) == Some(false) {
+        Decision::Skip
+    } else if enabled(digest) == Some(true) {
+        Decision::Hold
+    } else {
+        Decision::Send
+    })
 }
 
 /// Turns emails of `kind` on or off for `user_id`.
@@ -131,7 +156,24 @@ pub async fn unsubscribe(svc: &Services, token: &str) -> Result<EmailKind> {
     let kind = EmailKind::parse(kind)
         .filter(|k| k.is_optional())
         .ok_or_else(invalid)?;
-    match store(svc.db.writer(), user_id, kind, false, svc.now()).await {
+    // Unsubscribing from the digest means from what it bundles.
+    let kinds: Vec<EmailKind> = if kind == EmailKind::DailyDigest {
+        EmailKind::ALL
+            .into_iter()
+            .filter(|k| k.is_optional() && *k != EmailKind::DailyDigest)
+            .collect()
+    } else {
+        vec![kind]
+    };
+    let stored = async {
+        let txn = svc.db.begin().await?;
+        for k in kinds {
+            store(&txn, user_id, k, false, svc.now()).await?;
+        }
+        txn.commit().await?;
+        Ok::<_, Error>(())
+    };
+    match stored.await {
         Ok(()) => Ok(kind),
         // The account was deleted since: nothing left to send to it.
         Err(Error::Internal(e))

@@ -186,8 +186,10 @@ pub async fn publish(
     audience: Audience,
     body: &str,
 ) -> Result<Explanation> {
+    // Permission first, so a reader without it learns nothing of the state.
+    let scope = topics::get(svc.db.reader(), topic_id).await?.scope_code;
+    actor.require(Action::ManageTopics, &scope)?;
     let ctx = context(svc, actor, topic_id).await?;
-    actor.require(Action::ManageTopics, &ctx.topic.scope_code)?;
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 20_000 {
         return Err(Error::bad_input(

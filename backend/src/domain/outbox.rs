@@ -29,6 +29,9 @@ pub enum EmailKind {
     ProgressUpdate,
     OutcomeCorrected,
     ExplanationPublished,
+    /// One email a day bundling the consultation emails of a user who
+    /// asked for that (see `email_preferences`).
+    DailyDigest,
 }
 
 impl EmailKind {
@@ -44,11 +47,12 @@ impl EmailKind {
             Self::ProgressUpdate => "progress_update",
             Self::OutcomeCorrected => "outcome_corrected",
             Self::ExplanationPublished => "explanation_published",
+            Self::DailyDigest => "daily_digest",
         }
     }
 
     /// Every kind, for lists of preferences and for parsing.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::ResidencyApproved,
@@ -59,6 +63,7 @@ impl EmailKind {
         Self::ProgressUpdate,
         Self::OutcomeCorrected,
         Self::ExplanationPublished,
+        Self::DailyDigest,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -79,7 +84,8 @@ impl EmailKind {
             | Self::OutcomePublished
             | Self::ProgressUpdate
             | Self::OutcomeCorrected
-            | Self::ExplanationPublished => true,
+            | Self::ExplanationPublished
+            | Self::DailyDigest => true,
         }
     }
 }
@@ -139,6 +145,8 @@ pub const STATUS_SENDING: &str = "sending";
 pub const STATUS_SENT: &str = "sent";
 pub const STATUS_FAILED: &str = "failed";
 pub const STATUS_SKIPPED: &str = "skipped";
+pub const STATUS_HELD: &str = "held";
+pub const STATUS_DIGESTED: &str = "digested";
 
 /// The states a message goes through: `queued` → `sending` (claimed by a
 /// worker, with a lease) → `sent`, or back to `queued` to retry later, or
@@ -151,6 +159,10 @@ pub enum Status {
     Failed,
     /// Not sent because the recipient turned this kind of email off.
     Skipped,
+    /// Waiting for the recipient's daily digest.
+    Held,
+    /// Sent as part of a daily digest.
+    Digested,
 }
 
 impl Status {
@@ -161,6 +173,8 @@ impl Status {
             Self::Sent => STATUS_SENT,
             Self::Failed => STATUS_FAILED,
             Self::Skipped => STATUS_SKIPPED,
+            Self::Held => STATUS_HELD,
+            Self::Digested => STATUS_DIGESTED,
         }
     }
 
@@ -171,6 +185,8 @@ impl Status {
             Self::Sent,
             Self::Failed,
             Self::Skipped,
+            Self::Held,
+            Self::Digested,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -260,6 +276,8 @@ pub enum Outcome {
     },
     /// Not to be sent: the recipient turned this kind off.
     Skipped,
+    /// Kept for the recipient's daily digest.
+    Held,
 }
 
 /// Records the outcome of delivering `claimed`. Returns false when the claim
@@ -302,6 +320,9 @@ pub async fn finish(
                 outbox::Column::LastError,
                 Expr::value(Some("the recipient turned this email off".to_owned())),
             ),
+        Outcome::Held => update
+            .col_expr(outbox::Column::Status, Expr::value(STATUS_HELD))
+            .col_expr(outbox::Column::Attempts, Expr::value(claimed.attempts - 1)),
     };
     let result = update
         .filter(outbox::Column::Id.eq(claimed.id))

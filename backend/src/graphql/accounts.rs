@@ -1,9 +1,10 @@
 use async_graphql::{Context, InputObject, Object, Result};
 use secrecy::SecretString;
 
-use super::context::{optional_user_id, services, user_id};
+use super::context::{optional_user_id, rate_limit, services, user_id};
 use super::types::{AuthPayload, User};
 use crate::domain::accounts;
+use crate::rate_limit::Action;
 
 #[derive(Default)]
 pub struct AccountsQuery;
@@ -38,6 +39,7 @@ pub struct AccountsMutation;
 impl AccountsMutation {
     /// Creates an account, emails a verification link, and signs in.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        rate_limit(ctx, Action::Register, Some(&input.email))?;
         let session = accounts::register(
             services(ctx),
             accounts::RegisterRequest {
@@ -57,6 +59,7 @@ impl AccountsMutation {
         email: String,
         #[graphql(secret)] password: String,
     ) -> Result<AuthPayload> {
+        rate_limit(ctx, Action::Login, Some(&email))?;
         let session = accounts::login(services(ctx), &email, &SecretString::from(password)).await?;
         Ok(AuthPayload(session))
     }
@@ -103,6 +106,7 @@ impl AccountsMutation {
     /// Emails a reset link if the address has an account; answers true
     /// either way.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        rate_limit(ctx, Action::PasswordReset, Some(&email))?;
         accounts::request_password_reset(services(ctx), &email).await?;
         Ok(true)
     }

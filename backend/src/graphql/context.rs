@@ -127,3 +127,19 @@ pub async fn optional_actor<'a>(ctx: &Context<'a>) -> Result<Option<&'a Actor>> 
         actor(ctx).await.map(Some)
     }
 }
+
+/// Counts one rate-limited `action` by this request's client address and
+/// `account` (a normalised email, or a user id).
+///
+/// # Errors
+/// `RATE_LIMITED` with `retryAfter` when a quota is spent.
+pub fn rate_limit(
+    ctx: &Context<'_>,
+    action: crate::rate_limit::Action,
+    account: Option<&str>,
+) -> Result<()> {
+    let ip = ctx
+        .data_opt::<crate::rate_limit::ClientIp>()
+        .and_then(|c| c.0);
+    services(ctx).limits.check(action, ip, account)
+}

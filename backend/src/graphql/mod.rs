@@ -4,6 +4,7 @@ mod accounts;
 pub mod context;
 mod divisions;
 pub mod error;
+pub mod limits;
 mod outbox;
 mod outcomes;
 mod residency;
@@ -45,7 +46,8 @@ pub struct Subscription(topics::TopicsSubscription);
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep one request from costing the server much: nesting,
-/// total complexity, and recursion while parsing.
+/// total complexity, recursion while parsing, and fields written out
+/// (`limits::MAX_FIELDS`, aliases included).
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 1_000;
 
@@ -59,7 +61,8 @@ pub fn build_schema(services: Option<Services>) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
-    .limit_directives(20);
+    .limit_directives(20)
+    .extension(limits::FieldLimit);
     if production {
         builder = builder.disable_introspection();
     }

@@ -21,6 +21,10 @@ pub enum EmailStatus {
     Failed,
     /// Not sent: the recipient turned this kind of email off.
     Skipped,
+    /// Waiting for the recipient's daily digest.
+    Held,
+    /// Sent as part of a daily digest.
+    Digested,
 }
 
 impl From<outbox::Status> for EmailStatus {
@@ -31,6 +35,8 @@ impl From<outbox::Status> for EmailStatus {
             outbox::Status::Sent => Self::Sent,
             outbox::Status::Failed => Self::Failed,
             outbox::Status::Skipped => Self::Skipped,
+            outbox::Status::Held => Self::Held,
+            outbox::Status::Digested => Self::Digested,
         }
     }
 }
@@ -43,6 +49,8 @@ impl From<EmailStatus> for outbox::Status {
             EmailStatus::Sent => Self::Sent,
             EmailStatus::Failed => Self::Failed,
             EmailStatus::Skipped => Self::Skipped,
+            EmailStatus::Held => Self::Held,
+            EmailStatus::Digested => Self::Digested,
         }
     }
 }
@@ -113,7 +121,8 @@ impl EmailPreference {
         self.0.enabled
     }
 
-    /// False for account emails, which always go.
+    /// False for account emails, which always go. (`daily_digest`, when
+    /// enabled, bundles the consultation emails into one a day.)
     async fn can_turn_off(&self) -> bool {
         self.0.kind.is_optional()
     }

@@ -988,6 +988,11 @@ impl TopicsMutation {
         reason: Option<String>,
     ) -> Result<Opinion> {
         let user = user_id(ctx)?;
+        super::context::rate_limit(
+            ctx,
+            crate::rate_limit::Action::SubmitOpinion,
+            Some(&user.to_string()),
+        )?;
         let input = ChoiceInput {
             stance: stance.map(Into::into),
             option_id: option_id

@@ -1,50 +1,284 @@
+//! `/graphql` over HTTP: POST with a JSON body, GET with the query in the
+//! URL (queries only), following GraphQL over HTTP.
+//!
+//! The body is read and parsed here rather than by async-graphql-axum's
+//! extractor, so that every refusal is a JSON error with `extensions.code`:
+//! `BAD_REQUEST` (malformed JSON, invalid UTF-8, batches, missing query),
+//! `PAYLOAD_TOO_LARGE` (413) and `UNSUPPORTED_MEDIA_TYPE` (415).
+//!
+//! Responses are `application/graphql-response+json` when the client names
+//! it in `Accept`; then a request that fails to parse or validate is
+//! answered 400 without `data`. Otherwise (`application/json`, `*/*`, or no
+//! `Accept`, as legacy clients send) they are `application/json`, status 200.
+
+use std::net::SocketAddr;
+
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
-use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::WebSocketUpgrade;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 
-use super::AppState;
+use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::context::RequestAuth;
 use crate::graphql::error::label_uncoded_errors;
+use crate::rate_limit::ClientIp;
 
-pub async fn post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> GraphQLResponse {
-    execute(&state, &headers, req).await
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+pub async fn post(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let media = ResponseMedia::from_headers(&parts.headers);
+    if !is_json(&parts.headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as Content-Type: application/json",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is larger than 256 KiB",
+            )
+        }
+    };
+    let request = match parse_body(&bytes) {
+        Ok(request) => request,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message),
+    };
+    let ip = client_ip(&state, &parts);
+    execute(&state, &parts.headers, ip, request, media).await
 }
 
-/// GET runs queries from the URL; with no query it shows the playground
-/// (outside production).
+/// The JSON body as one request; the reason when it is not one.
+fn parse_body(bytes: &[u8]) -> Result<async_graphql::Request, String> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return Err(
+            "batched requests (a JSON array) are not supported: send one request per POST".into(),
+        );
+    }
+    if first != Some(&b'{') {
+        return Err("the body must be a JSON object with a \"query\" string".into());
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    match value.get("query") {
+        Some(serde_json::Value::String(_)) => {}
+        Some(_) => return Err("\"query\" must be a string".into()),
+        None => return Err("the body has no \"query\"".into()),
+    }
+    if let Some(v) = value.get("variables") {
+        if !(v.is_object() || v.is_null()) {
+            return Err("\"variables\" must be an object".into());
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("invalid request: {e}"))
+}
+
+/// Whether the request says its body is JSON (`application/json`, with any
+/// parameters). A missing Content-Type is refused too.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The client address for rate limits: the socket peer, or the forwarded
+/// address when the peer is a trusted proxy.
+fn client_ip(state: &AppState, parts: &axum::http::request::Parts) -> ClientIp {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    ClientIp(state.services.limits.client_ip(peer, forwarded))
+}
+
+/// GET runs queries from the URL (never mutations); with no query it shows
+/// the playground (outside production).
 pub async fn get(State(state): State<AppState>, request: Request) -> Response {
-    let has_query = request.uri().query().is_some_and(|q| !q.is_empty());
-    if !has_query {
+    let (parts, _) = request.into_parts();
+    let raw = parts.uri.query().unwrap_or_default();
+    if raw.is_empty() {
         return if state.services.settings.production {
-            (StatusCode::BAD_REQUEST, "missing query").into_response()
+            refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "missing query")
         } else {
             Html(playground_source(GraphQLPlaygroundConfig::new("/graphql"))).into_response()
         };
     }
-    let headers = request.headers().clone();
-    match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
-        Ok(req) => execute(&state, &headers, req).await.into_response(),
-        Err(rejection) => rejection.into_response(),
+    let media = ResponseMedia::from_headers(&parts.headers);
+    let request = match async_graphql::http::parse_query_string(raw) {
+        Ok(request) => request,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("invalid query string: {e}"),
+            )
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_REQUEST",
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let ip = client_ip(&state, &parts);
+    execute(&state, &parts.headers, ip, request, media).await
+}
+
+/// Whether the operation the request selects is a mutation (or a
+/// subscription, which GET cannot serve either).
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // execution reports the syntax error
+    };
+    let ty = match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    matches!(
+        ty,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+/// The media type of the answer, from the client's `Accept`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResponseMedia {
+    /// Legacy: `application/json`, always 200.
+    Json,
+    /// `application/graphql-response+json`: request errors are 400.
+    GraphqlResponse,
+}
+
+impl ResponseMedia {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let wants = |media: &str| {
+            accept.split(',').any(|part| {
+                part.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case(media))
+            })
+        };
+        if wants(GRAPHQL_RESPONSE_JSON) {
+            Self::GraphqlResponse
+        } else {
+            Self::Json
+        }
     }
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    request: async_graphql::Request,
+    media: ResponseMedia,
+) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = RequestAuth::from_header(authorization, &state.services.jwt);
-    let mut response = state.schema.execute(req.into_inner().data(auth)).await;
+    let mut response = state.schema.execute(request.data(auth).data(ip)).await;
     label_uncoded_errors(&mut response);
-    response.into()
+    // A request error: nothing ran (parse, validation or limits).
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+        && response.errors.iter().all(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from("GRAPHQL_VALIDATION_FAILED"))
+        });
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    let status = if request_error && media == ResponseMedia::GraphqlResponse {
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("data");
+        }
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let content_type = match media {
+        ResponseMedia::Json => "application/json",
+        ResponseMedia::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+    };
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut().extend(response.http_headers);
+    resp
+}
+
+/// A refusal before execution: JSON `{"errors": [...]}` with a code.
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The body-limit layer answers 413 in plain text; say it in JSON, like
+/// every other refusal.
+pub async fn json_payload_too_large(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.headers().get(header::CONTENT_TYPE)
+            != Some(&HeaderValue::from_static("application/json"))
+    {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is larger than 256 KiB",
+        )
+    } else {
+        response
+    }
+}
+
+/// Other methods on `/graphql`.
+pub async fn method_not_allowed(method: Method) -> Response {
+    let mut resp = refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BAD_REQUEST",
+        &format!("{method} is not supported on /graphql: use GET or POST"),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    resp
 }
 
 /// `/graphql/ws`: subscriptions over graphql-transport-ws (and the older

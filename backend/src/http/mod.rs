@@ -43,7 +43,12 @@ pub fn build_app(services: Services) -> Router {
         .fallback(ServeFile::new(index));
 
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql",
+            get(graphql::get)
+                .post(graphql::post)
+                .fallback(graphql::method_not_allowed),
+        )
         .route("/graphql/ws", get(graphql::ws))
         .route("/api/topics/{id}/opinions.csv", get(export::opinions_csv))
         .route("/api/topics/{id}/{file}", get(export::report))
@@ -58,6 +63,9 @@ pub fn build_app(services: Services) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(
+            graphql::json_payload_too_large,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -3,6 +3,7 @@
 //! (`domain::outbox`) in the transaction of the event that causes them; this
 //! module only reads the queue.
 
+pub mod digest;
 pub mod templates;
 pub mod worker;
 
@@ -18,7 +19,7 @@ use self::templates::Rendered;
 /// How long one SMTP conversation may take before it counts as a transient
 /// failure; well inside the claim lease, so a slow relay cannot make two
 /// workers send the same message.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An SMTP relay and the sender address.
 #[derive(Clone)]

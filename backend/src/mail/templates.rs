@@ -27,7 +27,7 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "verify_email",
     "password_reset",
     "residency_approved",
@@ -38,6 +38,7 @@ pub const KINDS: [&str; 10] = [
     "outcome_corrected",
     "progress_update",
     "explanation_published",
+    "daily_digest",
 ];
 
 macro_rules! template_files {
@@ -89,6 +90,10 @@ const FILES: &[(&str, &str)] = template_files!(
     "explanation_published.zh-CN.html",
     "explanation_published.en.txt",
     "explanation_published.en.html",
+    "daily_digest.zh-CN.txt",
+    "daily_digest.zh-CN.html",
+    "daily_digest.en.txt",
+    "daily_digest.en.html",
 );
 
 fn environment() -> &'static Environment<'static> {
@@ -269,6 +274,12 @@ mod tests {
             "progress_update" => json!({
                 "topic_id": 7, "title": "修村道", "body": "路基完成。", "percent": 40,
                 "link": "https://yishi.example/topics/7"
+            }),
+            "daily_digest" => json!({
+                "day": "2026-11-26", "count": 2, "items": [
+                    { "subject": "议事预告：修村道", "link": "https://yishi.example/topics/7" },
+                    { "subject": "落实进展（40%）：修村道", "link": "https://yishi.example/topics/7" }
+                ]
             }),
             "explanation_published" => json!({
                 "topic_id": 7, "title": "修村道", "explanation_id": 3, "body": "资金不足，分两期。",

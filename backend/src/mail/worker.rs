@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{templates, Mailer, SendError};
+use super::{digest, templates, Mailer, SendError};
 use crate::config::Settings;
-use crate::domain::email_preferences;
+use crate::domain::email_preferences::{self, Decision};
 use crate::domain::outbox::{self, EmailKind, Outcome};
 use crate::domain::Services;
 use crate::entities::outbox as outbox_row;
@@ -49,14 +49,13 @@ pub struct Options {
 impl Options {
     pub fn from_settings(settings: &Settings) -> Self {
         let rate = settings.mail_rate_per_sec.max(1);
-        let batch = u64::from(rate).clamp(10, 100);
-        // The lease must outlast a whole batch at the configured rate, each
-        // send possibly taking the full SMTP timeout; 15 minutes covers a
-        // batch of 100 at 1/s with room to spare.
-        let secs = i64::try_from(batch / u64::from(rate)).unwrap_or(0) * 2 + 15 * 60;
+        // About a second's worth per claim. A message is only sent while
+        // its claim has an SMTP timeout to spare (see `deliver_due`), so a
+        // slow relay makes the tail of a batch wait for the next pass, never
+        // outlive its lease and go out twice.
         Self {
-            batch,
-            lease: chrono::Duration::seconds(secs),
+            batch: u64::from(rate).clamp(5, 50),
+            lease: chrono::Duration::minutes(15),
             idle: Duration::from_secs(1),
             rate_per_sec: rate,
             max_attempts: settings.mail_max_attempts.max(1),
@@ -74,11 +73,13 @@ pub struct Report {
     pub released: usize,
     /// Not sent: the recipient turned this kind off.
     pub skipped: usize,
+    /// Kept for the recipient's daily digest.
+    pub held: usize,
 }
 
 impl Report {
     pub fn claimed(&self) -> usize {
-        self.sent + self.retried + self.failed + self.released + self.skipped
+        self.sent + self.retried + self.failed + self.released + self.skipped + self.held
     }
 }
 
@@ -113,7 +114,15 @@ pub async fn deliver_due(
         return Ok(Report::default());
     }
     let db = svc.db.writer();
+    let claimed_at = Instant::now();
     let claimed = outbox::claim_due(db, svc.now(), options.lease, options.batch).await?;
+    // The last moment a send may start and still end inside the lease.
+    let send_by = claimed_at
+        + options
+            .lease
+            .to_std()
+            .unwrap_or_default()
+            .saturating_sub(super::SMTP_TIMEOUT + Duration::from_secs(5));
     let mut report = Report::default();
     let gap = Duration::from_secs(1) / options.rate_per_sec;
     let mut next_send = Instant::now();
@@ -122,15 +131,14 @@ pub async fn deliver_due(
     // an attempt (and perhaps a whole connect timeout) on the same outage.
     let mut hold_until = None;
     for row in claimed {
-        let stopping = hold_until.is_some()
-            || *stop.borrow()
-            || {
-                tokio::select! {
-                    () = tokio::time::sleep_until(next_send) => false,
-                    _ = stop.changed() => true,
-                }
-            };
-        if stopping {
+        // Hand the row back untried when holding, late or shutting down.
+        let hand_back = hold_until.is_some() || *stop.borrow() || Instant::now() > send_by || {
+            tokio::select! {
+                () = tokio::time::sleep_until(next_send) => false,
+                _ = stop.changed() => true,
+            }
+        };
+        if hand_back {
             let at = hold_until.unwrap_or_else(|| svc.now());
             outbox::finish(db, &row, Outcome::Released { at }, svc.now()).await?;
             report.released += 1;
@@ -146,6 +154,16 @@ pub async fn deliver_due(
                 _ => backoff(1, svc.now()),
             });
         }
+        let label = match &outcome {
+            Outcome::Sent => "sent",
+            Outcome::Retry { .. } => "retried",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Released { .. } => "released",
+            Outcome::Skipped => "skipped",
+            Outcome::Held => "held",
+        };
+        metrics::counter!("emails_total", "outcome" => label, "kind" => row.kind.clone())
+            .increment(1);
         match &outcome {
             Outcome::Sent => report.sent += 1,
             Outcome::Retry { error, .. } => {
@@ -158,6 +176,7 @@ pub async fn deliver_due(
             }
             Outcome::Released { .. } => report.released += 1,
             Outcome::Skipped => report.skipped += 1,
+            Outcome::Held => report.held += 1,
         }
         if !outbox::finish(db, &row, outcome, svc.now()).await? {
             tracing::warn!(
@@ -206,9 +225,9 @@ async fn send_one(
     let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
         Ok(p) => p,
         Err(e) => {
-            return Outcome::Failed {
+            return Ok(Outcome::Failed {
                 error: format!("payload is not JSON: {e}"),
-            }
+            })
         }
     };
     // Consultation emails honour the recipient's choice and carry a link to
@@ -216,14 +235,17 @@ async fn send_one(
     let optional = EmailKind::parse(&row.kind).filter(|k| k.is_optional());
     let unsubscribe = match (optional, row.user_id) {
         (Some(kind), Some(user_id)) => {
-            match email_preferences::wants(svc.db.writer(), user_id, &row.kind).await {
-                Ok(true) => Some(email_preferences::unsubscribe_url(svc, user_id, kind)),
-                Ok(false) => return Outcome::Skipped,
+            match email_preferences::decide(svc.db.reader(), user_id, &row.kind).await {
+                Ok(Decision::Send) => Some(email_preferences::unsubscribe_url(svc, user_id, kind)),
+                Ok(Decision::Skip) => return Ok(Outcome::Skipped),
+                Ok(Decision::Hold) => return Ok(Outcome::Held),
                 Err(e) => {
-                    return Outcome::Retry {
-                        at: backoff(row.attempts, svc.now()),
-                        error: format!("cannot read the preferences: {}", e.public_message()),
+                    if let crate::error::Error::Internal(cause) = &e {
+                        tracing::warn!(id = row.id, error = ?cause, "cannot read email preferences");
                     }
+                    return Err(SendError::Transient(
+                        "cannot read the recipient's preferences".into(),
+                    ));
                 }
             }
         }
@@ -239,30 +261,16 @@ async fn send_one(
         Ok(m) => m,
         Err(e) => {
             tracing::error!(id = row.id, error = ?e, "email cannot be rendered");
-            return Outcome::Failed {
+            return Ok(Outcome::Failed {
                 error: "the message cannot be rendered (see the server log)".into(),
-            };
+            });
         }
     };
     let key = format!("yishi.outbox.{}", row.id);
-    match mailer
+    mailer
         .send(&row.recipient, &key, &message, unsubscribe.as_deref())
         .await
-    {
-        Ok(()) => Outcome::Sent,
-        Err(SendError::Permanent(error)) => Outcome::Failed { error },
-        Err(SendError::Transient(error))
-            if u32::try_from(row.attempts).unwrap_or(u32::MAX) >= options.max_attempts =>
-        {
-            Outcome::Failed {
-                error: format!("gave up after {} attempts: {error}", row.attempts),
-            }
-        }
-        Err(SendError::Transient(error)) => Outcome::Retry {
-            at: backoff(row.attempts, svc.now()),
-            error,
-        },
-    }
+        .map(|()| Outcome::Sent)
 }
 
 /// One pass with the options from the settings, never interrupted: for
@@ -284,9 +292,17 @@ pub async fn run_once(svc: &Services, mailer: &Mailer) -> Result<Report> {
 /// Delivers until `stop` turns true, then returns once the message in hand
 /// is finished and the rest of its batch is handed back.
 pub async fn run(svc: Services, mailer: Mailer, options: Options, mut stop: watch::Receiver<bool>) {
+    let mut next_digests = Instant::now();
     loop {
         if *stop.borrow() {
             return;
+        }
+        if Instant::now() >= next_digests {
+            // Once a minute is plenty for a daily email.
+            next_digests = Instant::now() + Duration::from_secs(60);
+            if let Err(err) = digest::compile_due(&svc).await {
+                tracing::warn!(error = ?err, "compiling daily digests failed");
+            }
         }
         let busy = match deliver_due(&svc, &mailer, &options, &mut stop).await {
             Ok(report) => report.claimed() > 0,

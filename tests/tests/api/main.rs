@@ -2,8 +2,10 @@
 //! PostgreSQL (each test runs once per backend).
 
 mod accounts;
+mod authz_matrix;
 mod divisions;
 mod email;
+mod hostile;
 mod http;
 mod outcomes;
 mod residency_and_roles;

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# make bench: seed, then drive real HTTP against `yishi serve` (release) and
+# the raw baseline with wrk, server pinned to one core, wrk to the other.
+# Writes $CARGO_TARGET_DIR/bench/summary.json and summary.md.
+#
+# Environment (defaults in brackets):
+#   BENCH_SECONDS [60]            length of each submission run
+#   BENCH_RESULTS_SECONDS [=BENCH_SECONDS]  length of each results run
+#   BENCH_RESIDENTS [1000000]     residents seeded
+#   BENCH_TOKENS [=residents, at most 1000000]  residents with a token
+#   BENCH_CONNECTIONS ["64 256"]  concurrency for submissions and baseline
+#   BENCH_RESULTS_CONNECTIONS ["1 64 256"]  concurrency for results queries
+#   BENCH_BACKENDS ["sqlite postgres"]
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/postgres]: an existing
+#       database to connect to; the bench (re)creates `yishi_bench` beside it
+#   BENCH_SERVER_CPU [0], BENCH_LOAD_CPU [1]
+#   BENCH_PORT [18080], BENCH_BASELINE_PORT [18090]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BENCH_SECONDS=${BENCH_SECONDS:-60}
+BENCH_RESULTS_SECONDS=${BENCH_RESULTS_SECONDS:-$BENCH_SECONDS}
+BENCH_RESIDENTS=${BENCH_RESIDENTS:-1000000}
+BENCH_TOKENS=${BENCH_TOKENS:-$((BENCH_RESIDENTS < 1000000 ? BENCH_RESIDENTS : 1000000))}
+BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64 256}
+BENCH_RESULTS_CONNECTIONS=${BENCH_RESULTS_CONNECTIONS:-1 64 256}
+BENCH_BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+PORT=${BENCH_PORT:-18080}
+BASELINE_PORT=${BENCH_BASELINE_PORT:-18090}
+OUT=$CARGO_TARGET_DIR/bench
+YISHI=$CARGO_TARGET_DIR/release/yishi
+BENCH=$CARGO_TARGET_DIR/release/yishi-bench
+LUA=$ROOT/bench/wrk.lua
+
+for tool in wrk taskset python3; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install -y wrk util-linux python3)" >&2; exit 1; }
+done
+if [ "$(nproc)" -lt 2 ]; then
+  echo "bench: needs two cores (server on one, load generator on the other)" >&2
+  exit 1
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
+echo "bench: building release binaries"
+cargo build --release -p yishi -p yishi-bench
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+YISHI_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export YISHI_JWT_SECRET
+
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+wait_ready() { # url
+  for _ in $(seq 1 300); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "bench: the server exited; see its log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "bench: $1 not ready after 60 s" >&2
+  return 1
+}
+
+peak_rss_kib() { # pid
+  awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# run_wrk NAME MODE CONNECTIONS SECONDS URL [VAR=VALUE...]: one wrk run on
+# the load core; its JSON (from wrk.lua done()) lands in $DIR/NAME.json.
+run_wrk() {
+  local name=$1 mode=$2 conns=$3 secs=$4 url=$5
+  shift 5
+  env "$@" BENCH_MODE="$mode" BENCH_OUT_JSON="$DIR/$name.json" BENCH_THREADS=1 \
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${secs}s" --timeout "${secs}s" \
+    -s "$LUA" "$url" >"$DIR/$name.txt" 2>&1 || {
+      echo "bench: wrk failed for $name:" >&2
+      cat "$DIR/$name.txt" >&2
+      return 1
+    }
+  echo "  $name: $(cat "$DIR/$name.json")"
+}
+
+requests_of() { # name
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$DIR/$1.json"
+}
+
+for backend in $BENCH_BACKENDS; do
+  DIR=$OUT/$backend
+  mkdir -p "$DIR"
+  case $backend in
+    sqlite)
+      DB_URL="sqlite://$DIR/yishi.db?mode=rwc"
+      ;;
+    postgres)
+      if ! psql "$BENCH_PG_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+        echo "bench: PostgreSQL not reachable at $BENCH_PG_URL; skipping postgres" >&2
+        continue
+      fi
+      psql "$BENCH_PG_URL" -qAt -c 'DROP DATABASE IF EXISTS yishi_bench' -c 'CREATE DATABASE yishi_bench' >/dev/null
+      DB_URL="${BENCH_PG_URL%/*}/yishi_bench"
+      ;;
+    *)
+      echo "bench: unknown backend $backend" >&2
+      exit 1
+      ;;
+  esac
+  echo "bench: [$backend] seeding $BENCH_RESIDENTS residents"
+  DATABASE_URL=$DB_URL "$BENCH" seed --residents "$BENCH_RESIDENTS" --tokens "$BENCH_TOKENS" \
+    --out "$DIR" 2>&1 | tee "$DIR/seed.log"
+  seed() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$DIR/seed.json" "$1"; }
+  SUBMIT_TOPIC=$(seed 'd["topics"]["submit"]')
+  RESULTS_TOPIC=$(seed 'd["topics"]["results"]')
+  BASELINE_TOPIC=$(seed 'd["topics"]["baseline"]')
+  CITY=$(seed 'd["codes"]["city"]')
+  ORGANISER_TOKEN=$(seed 'd["organiser_token"]')
+  TOKENS_FILE=$DIR/tokens.txt
+
+  echo "bench: [$backend] yishi serve on core $SERVER_CPU"
+  DATABASE_URL=$DB_URL YISHI_BIND=127.0.0.1:$PORT YISHI_DEMO_DATA=false \
+    YISHI_NOTICE_PERIOD_HOURS=0 YISHI_LOG=warn YISHI_ENV=production \
+    YISHI_DATA_DIR=$DIR YISHI_STATIC_DIR=$DIR/static \
+    YISHI_RATE_LIMIT_OPINION_PER_IP=0 \
+    taskset -c "$SERVER_CPU" "$YISHI" serve >"$DIR/server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "http://127.0.0.1:$PORT/readyz"
+  URL=http://127.0.0.1:$PORT/graphql
+  offset=0
+  submit_env() { echo BENCH_TOKENS_FILE="$TOKENS_FILE" BENCH_TOPIC="$SUBMIT_TOPIC" BENCH_TOKEN_OFFSET="$offset"; }
+
+  # (a) submissions.
+  for c in $BENCH_CONNECTIONS; do
+    echo "$offset" >"$DIR/submit_c$c.offset"
+    # shellcheck disable=SC2046
+    run_wrk "submit_c$c" submit "$c" "$BENCH_SECONDS" "$URL" $(submit_env)
+    offset=$((offset + $(requests_of "submit_c$c")))
+  done
+
+  # (b) results on the province topic: idle, then while submissions run.
+  for level in COUNTY TOWNSHIP VILLAGE; do
+    within=""
+    [ "$level" = VILLAGE ] && within=$CITY
+    for c in $BENCH_RESULTS_CONNECTIONS; do
+      run_wrk "results_${level,,}_idle_c$c" results "$c" "$BENCH_RESULTS_SECONDS" "$URL" \
+        BENCH_TOPIC="$RESULTS_TOPIC" BENCH_BEARER="$ORGANISER_TOKEN" BENCH_LEVEL="$level" BENCH_WITHIN="$within"
+    done
+  done
+  for level in COUNTY TOWNSHIP VILLAGE; do
+    within=""
+    [ "$level" = VILLAGE ] && within=$CITY
+    for c in $BENCH_RESULTS_CONNECTIONS; do
+      # Submissions at the highest configured concurrency run around it.
+      sc=${BENCH_CONNECTIONS##* }
+      echo "$offset" >"$DIR/results_${level,,}_load_c${c}_submit.offset"
+      # shellcheck disable=SC2046
+      run_wrk "results_${level,,}_load_c${c}_submit" submit "$sc" "$((BENCH_RESULTS_SECONDS + 2))" "$URL" $(submit_env) &
+      bg=$!
+      sleep 1
+      run_wrk "results_${level,,}_load_c$c" results "$c" "$BENCH_RESULTS_SECONDS" "$URL" \
+        BENCH_TOPIC="$RESULTS_TOPIC" BENCH_BEARER="$ORGANISER_TOKEN" BENCH_LEVEL="$level" BENCH_WITHIN="$within"
+      wait "$bg"
+      offset=$((offset + $(requests_of "results_${level,,}_load_c${c}_submit")))
+    done
+  done
+  peak_rss_kib "$SERVER_PID" >"$DIR/server_peak_rss_kib"
+  stop_server
+
+  # (c) the raw baseline, same pinning, on the same database.
+  boffset=0
+  for mode in group per-request; do
+    echo "bench: [$backend] baseline ($mode) on core $SERVER_CPU"
+    DATABASE_URL=$DB_URL taskset -c "$SERVER_CPU" "$BENCH" baseline --mode "$mode" \
+      --bind "127.0.0.1:$BASELINE_PORT" >"$DIR/baseline_$mode.log" 2>&1 &
+    SERVER_PID=$!
+    wait_ready "http://127.0.0.1:$BASELINE_PORT/healthz"
+    for c in $BENCH_CONNECTIONS; do
+      name="baseline_${mode//-/_}_c$c"
+      echo "$boffset" >"$DIR/$name.offset"
+      run_wrk "$name" submit "$c" "$BENCH_SECONDS" "http://127.0.0.1:$BASELINE_PORT/graphql" \
+        BENCH_TOKENS_FILE="$TOKENS_FILE" BENCH_TOPIC="$BASELINE_TOPIC" BENCH_TOKEN_OFFSET="$boffset"
+      boffset=$((boffset + $(requests_of "$name")))
+    done
+    peak_rss_kib "$SERVER_PID" >"$DIR/baseline_${mode//-/_}_peak_rss_kib"
+    stop_server
+  done
+done
+
+BENCH_SECONDS=$BENCH_SECONDS BENCH_RESULTS_SECONDS=$BENCH_RESULTS_SECONDS \
+  BENCH_RESIDENTS=$BENCH_RESIDENTS BENCH_TOKENS=$BENCH_TOKENS \
+  python3 "$ROOT/bench/summarize.py" "$OUT"
+echo "bench: wrote $OUT/summary.json and $OUT/summary.md"
