@@ -10,6 +10,7 @@ mod m20261125_000004_create_outbox_and_audit_log;
 mod m20261125_000005_create_topics;
 mod m20261125_000006_create_outcomes;
 mod m20261125_000007_create_email_preferences;
+mod m20261125_000008_add_topic_reminded_at;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_topics::Migration),
             Box::new(m20261125_000006_create_outcomes::Migration),
             Box::new(m20261125_000007_create_email_preferences::Migration),
+            Box::new(m20261125_000008_add_topic_reminded_at::Migration),
         ]
     }
 }

@@ -24,6 +24,10 @@ pub enum EmailKind {
     ResidencyApproved,
     ResidencyRejected,
     TopicAnnounced,
+    /// A topic opened for opinions.
+    TopicOpened,
+    /// A topic closes within a day and the recipient has not answered.
+    ClosingSoon,
     ProxyOpinionRecorded,
     OutcomePublished,
     ProgressUpdate,
@@ -42,6 +46,8 @@ impl EmailKind {
             Self::ResidencyApproved => "residency_approved",
             Self::ResidencyRejected => "residency_rejected",
             Self::TopicAnnounced => "topic_announced",
+            Self::TopicOpened => "topic_opened",
+            Self::ClosingSoon => "closing_soon",
             Self::ProxyOpinionRecorded => "proxy_opinion_recorded",
             Self::OutcomePublished => "outcome_published",
             Self::ProgressUpdate => "progress_update",
@@ -52,12 +58,14 @@ impl EmailKind {
     }
 
     /// Every kind, for lists of preferences and for parsing.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::ResidencyApproved,
         Self::ResidencyRejected,
         Self::TopicAnnounced,
+        Self::TopicOpened,
+        Self::ClosingSoon,
         Self::ProxyOpinionRecorded,
         Self::OutcomePublished,
         Self::ProgressUpdate,
@@ -81,6 +89,8 @@ impl EmailKind {
             | Self::ResidencyRejected
             | Self::ProxyOpinionRecorded => false,
             Self::TopicAnnounced
+            | Self::TopicOpened
+            | Self::ClosingSoon
             | Self::OutcomePublished
             | Self::ProgressUpdate
             | Self::OutcomeCorrected

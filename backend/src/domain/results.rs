@@ -458,4 +458,37 @@ mod tests {
             ("620123101", 5, 8)
         );
     }
+
+    proptest::proptest! {
+        /// Rolling village counters up to any level gives what a recount of
+        /// the individual opinions by prefix gives, and folding for privacy
+        /// never loses or invents a response.
+        #[test]
+        fn roll_up_and_folding_equal_a_recount(
+            opinions in proptest::collection::vec((0usize..6, 0usize..3), 0..300),
+            k in 1i64..8,
+        ) {
+            let villages = ["620123101201", "620123101202", "620123100001", "620123100002", "620102001001", "620102001002"];
+            let choices = choices();
+            let mut counters: BTreeMap<String, DivisionResult> = BTreeMap::new();
+            for (v, c) in &opinions {
+                let row = counters.entry(villages[*v].to_owned()).or_insert_with(|| DivisionResult::new(villages[*v].to_owned(), &choices));
+                row.counts[*c].1 += 1;
+                row.total += 1;
+            }
+            for level in [Level::Village, Level::Township, Level::County, Level::City] {
+                let rows = roll_up(&counters, level, &choices);
+                for row in &rows {
+                    for (i, choice) in choices.iter().enumerate() {
+                        let recount = opinions.iter().filter(|(v, c)| villages[*v].starts_with(&row.code) && *c == i).count() as i64;
+                        proptest::prop_assert_eq!(row.count_of(choice), recount);
+                    }
+                }
+                let folded = fold_small(rows, level, Level::City, k, &choices);
+                let total: i64 = folded.iter().map(|r| r.total).sum();
+                proptest::prop_assert_eq!(total, opinions.len() as i64);
+                proptest::prop_assert!(folded.iter().all(|r| r.total >= k || r.code.len() <= Level::City.code_len()));
+            }
+        }
+    }
 }

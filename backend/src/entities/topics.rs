@@ -28,6 +28,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub deadline: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
+    /// When the closing-soon reminder was queued (once per topic).
+    pub reminded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,12 +27,14 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 13] = [
     "verify_email",
     "password_reset",
     "residency_approved",
     "residency_rejected",
     "topic_announced",
+    "topic_opened",
+    "closing_soon",
     "proxy_opinion_recorded",
     "outcome_published",
     "outcome_corrected",
@@ -70,6 +72,14 @@ const FILES: &[(&str, &str)] = template_files!(
     "topic_announced.zh-CN.html",
     "topic_announced.en.txt",
     "topic_announced.en.html",
+    "topic_opened.zh-CN.txt",
+    "topic_opened.zh-CN.html",
+    "topic_opened.en.txt",
+    "topic_opened.en.html",
+    "closing_soon.zh-CN.txt",
+    "closing_soon.zh-CN.html",
+    "closing_soon.en.txt",
+    "closing_soon.en.html",
     "proxy_opinion_recorded.zh-CN.txt",
     "proxy_opinion_recorded.zh-CN.html",
     "proxy_opinion_recorded.en.txt",
@@ -266,6 +276,10 @@ mod tests {
                 "topic_id": 7, "title": "修村道 <第一期>", "scope_code": "620123101",
                 "opens_at": "2026-11-28T01:00:00+00:00", "closes_at": null
             }),
+            "topic_opened" | "closing_soon" => json!({
+                "topic_id": 7, "title": "修村道", "scope_code": "620123101",
+                "opens_at": "2026-11-28T01:00:00+00:00", "closes_at": "2026-11-30T10:00:00+00:00"
+            }),
             "outcome_published" | "outcome_corrected" => json!({
                 "topic_id": 7, "title": "修村道", "version": 2, "decision": "三组至五组村道硬化",
                 "responsible_body": "夏官营镇人民政府", "deadline": "2027-06-30T00:00:00+00:00",
@@ -324,6 +338,44 @@ mod tests {
         assert!(r.html.contains("href=\"https://yishi.example/topics/7\""));
         assert!(r.text.contains("2026年11月28日 09:00（北京时间）"));
         assert!(r.text.contains("https://yishi.example/topics/7"));
+    }
+
+    #[test]
+    fn opening_and_closing_soon_say_when_it_closes_in_both_locales() {
+        let cases = [
+            (
+                "topic_opened",
+                "zh-CN",
+                "议题已开始征求意见：修村道",
+                "2026年11月30日 18:00（北京时间）",
+            ),
+            (
+                "topic_opened",
+                "en",
+                "Now open for your opinion: 修村道",
+                "30 Nov 2026 18:00 (China time)",
+            ),
+            (
+                "closing_soon",
+                "zh-CN",
+                "议题即将截止：修村道",
+                "2026年11月30日 18:00（北京时间）",
+            ),
+            (
+                "closing_soon",
+                "en",
+                "Closing soon: 修村道",
+                "30 Nov 2026 18:00 (China time)",
+            ),
+        ];
+        for (kind, locale, subject, closes) in cases {
+            let r = render(kind, locale, &payload(kind), "https://y.example", None).unwrap();
+            assert_eq!(r.subject, subject);
+            assert!(r.text.contains(closes), "{kind} {locale}: {}", r.text);
+            assert!(r.html.contains(closes), "{kind} {locale}: {}", r.html);
+            assert!(r.text.contains("https://y.example/topics/7"));
+            assert!(r.html.contains("href=\"https://y.example/topics/7\""));
+        }
     }
 
     #[test]

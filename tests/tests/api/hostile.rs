@@ -547,6 +547,55 @@ async fn opinions_are_limited_per_account(backend: Backend) {
     assert_eq!(error_code(&resp), Some("UNAUTHENTICATED"), "{resp:#}");
 }
 
+async fn a_login_storm_is_answered_rate_limited_and_never_starves_other_requests(backend: Backend) {
+    // Costly hashing (64 MiB) so the bounded pool falls behind at once.
+    let app = spawn_app_with(backend, &[("YISHI_ARGON2_MEMORY_KIB", "65536")]).await;
+    let started = Instant::now();
+    let storm = futures::future::join_all((0..300).map(|i| {
+        let app = &app;
+        async move {
+            let began = Instant::now();
+            let resp = app
+                .gql(
+                    None,
+                    LOGIN,
+                    json!({ "e": format!("storm{i}@example.cn"), "p": "wrong-password" }),
+                )
+                .await;
+            (began.elapsed(), resp)
+        }
+    }));
+    let probe = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let began = Instant::now();
+        still_serving(&app).await;
+        began.elapsed()
+    };
+    let (results, probe_took) = tokio::join!(storm, probe);
+    assert!(
+        probe_took < Duration::from_secs(2),
+        "a query waited {probe_took:?} behind the storm"
+    );
+    let mut limited = 0;
+    for (took, resp) in &results {
+        match error_code(resp) {
+            Some("UNAUTHENTICATED") => {}
+            Some("RATE_LIMITED") => {
+                limited += 1;
+                assert_rate_limited(resp);
+                // Refused after the 2 s queue wait, not after the whole storm.
+                assert!(*took < Duration::from_secs(6), "refused after {took:?}");
+            }
+            other => panic!("unexpected {other:?}: {resp:#}"),
+        }
+    }
+    assert!(
+        limited > 0,
+        "no login was refused in {:?}",
+        started.elapsed()
+    );
+}
+
 sqlite_tests!(
     depth_bombs_are_refused,
     alias_overloading_is_refused,
@@ -564,4 +613,5 @@ sqlite_tests!(
     password_resets_are_limited_per_account,
     a_trusted_proxy_forwards_the_client_address,
     opinions_are_limited_per_account,
+    a_login_storm_is_answered_rate_limited_and_never_starves_other_requests,
 );

@@ -3,7 +3,7 @@
 //! when several instances race to open the same topic exactly one wins and
 //! only the winner's side effects (emails, audit) commit.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::model::{self, Eligibility, State, Topic};
 use crate::domain::authz::{Action, Actor};
+use crate::domain::outbox::EmailKind;
 use crate::domain::{audit, Services};
 use crate::entities::topics;
 use crate::error::{Error, Result};
@@ -190,7 +191,14 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
         now,
     )
     .await?;
-    let queued = queue_notice(&txn, &topic, opens_at, now).await?;
+    let queued = queue_to_eligible(
+        &txn,
+        &topic,
+        EmailKind::TopicAnnounced,
+        Recipients::Everyone,
+        now,
+    )
+    .await?;
     finish_move(
         svc,
         txn,
@@ -203,14 +211,24 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
     .await
 }
 
-/// Queues one advance-notice email per eligible resident with one
-/// INSERT … SELECT, so a county-wide topic costs one statement, not a round
-/// trip per resident. The message body is rendered at delivery from the
-/// topic, so the payload is the same for everyone.
-async fn queue_notice(
+/// Which of a topic's eligible residents an email goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recipients {
+    Everyone,
+    /// Only those with no opinion on the topic yet.
+    NotAnswered,
+}
+
+/// Queues one email of `kind` about `topic` per eligible resident (see
+/// [`Recipients`]) with one INSERT … SELECT, so a county-wide topic costs
+/// one statement, not a round trip per resident. The message body is
+/// rendered at delivery from the topic, so the payload is the same for
+/// everyone. The key `KIND:topic:ID:EMAIL` makes queueing again a no-op.
+async fn queue_to_eligible(
     txn: &DatabaseTransaction,
     topic: &Topic,
-    opens_at: DateTime<Utc>,
+    kind: EmailKind,
+    recipients: Recipients,
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let backend = txn.get_database_backend();
@@ -218,11 +236,11 @@ async fn queue_notice(
         "topic_id": topic.id,
         "title": topic.title,
         "scope_code": topic.scope_code,
-        "opens_at": opens_at.to_rfc3339(),
+        "opens_at": topic.opens_at.map(|o| o.to_rfc3339()),
         "closes_at": topic.closes_at.map(|c| c.to_rfc3339()),
     })
     .to_string();
-    let key_prefix = format!("topic_announced:topic:{}:", topic.id);
+    let key_prefix = format!("{}:topic:{}:", kind.as_str(), topic.id);
     let concat = match backend {
         sea_orm::DatabaseBackend::Postgres => "$1 || u.email",
         _ => "?1 || u.email",
@@ -234,16 +252,24 @@ async fn queue_notice(
         ),
         _ => ("", "r.division_code LIKE $scope".to_owned()),
     };
+    let answered_filter = match recipients {
+        Recipients::Everyone => String::new(),
+        Recipients::NotAnswered => format!(
+            " AND NOT EXISTS (SELECT 1 FROM opinions o WHERE o.topic_id = {} AND o.user_id = u.id)",
+            topic.id
+        ),
+    };
     let p = |n: usize| match backend {
         sea_orm::DatabaseBackend::Postgres => format!("${n}"),
         _ => format!("?{n}"),
     };
     let sql = format!(
         "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
-         SELECT {concat}, 'topic_announced', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
+         SELECT {concat}, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
          FROM users u JOIN residencies r ON r.user_id = u.id AND r.status = 'approved' {eligible_join} \
-         WHERE {filter} \
+         WHERE {filter}{answered_filter} \
          ON CONFLICT (idempotency_key) DO NOTHING",
+        kind = kind.as_str(),
         payload = p(2),
         now = p(3),
         filter = eligible_filter.replace("$scope", &p(4)),
@@ -263,8 +289,9 @@ async fn queue_notice(
     Ok(result.rows_affected())
 }
 
-/// Opens an announced topic for opinions. A technical topic needs a
-/// published expert assessment first.
+/// Opens an announced topic for opinions and queues the news to every
+/// eligible resident. A technical topic needs a published expert assessment
+/// first.
 ///
 /// # Errors
 /// `CONFLICT` when not announced or when a technical topic has no assessment.
@@ -285,6 +312,14 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         now,
     )
     .await?;
+    let queued = queue_to_eligible(
+        &txn,
+        &topic,
+        EmailKind::TopicOpened,
+        Recipients::Everyone,
+        now,
+    )
+    .await?;
     let eligible = snapshot_eligible(&txn, &topic).await?;
     finish_move(
         svc,
@@ -292,7 +327,7 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         trigger,
         &topic,
         State::Open,
-        serde_json::json!({ "eligible": eligible }),
+        serde_json::json!({ "eligible": eligible, "notices_queued": queued }),
         now,
     )
     .await
@@ -419,8 +454,9 @@ async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i
 }
 
 /// Performs every move whose time has come: announce drafts at `noticeAt`,
-/// open at `opensAt`, close at `closesAt`. Safe to run on several instances
-/// at once. Returns how many topics moved.
+/// open at `opensAt`, close at `closesAt`; then reminds the residents who
+/// have not answered a topic closing within 24 hours. Safe to run on several
+/// instances at once. Returns how many topics moved (reminders not counted).
 ///
 /// # Errors
 /// Database errors while looking for due topics; a failing single move is
@@ -449,7 +485,78 @@ pub async fn run_due(svc: &Services) -> Result<usize> {
     for id in to_close {
         moved += report(close(svc, Trigger::Schedule, id).await, id, "close");
     }
+    remind_closing(svc, now).await?;
     Ok(moved)
+}
+
+/// How long before closing the residents who have not answered are reminded.
+fn reminder_lead() -> Duration {
+    Duration::hours(24)
+}
+
+/// Queues the closing-soon reminder of every open topic that closes within
+/// [`reminder_lead`] and has not been reminded yet. Returns how many topics
+/// were reminded.
+async fn remind_closing(svc: &Services, now: DateTime<Utc>) -> Result<usize> {
+    let due: Vec<i64> = topics::Entity::find()
+        .select_only()
+        .column(topics::Column::Id)
+        .filter(topics::Column::State.eq(State::Open.as_str()))
+        .filter(topics::Column::RemindedAt.is_null())
+        .filter(topics::Column::ClosesAt.gt(now))
+        .filter(topics::Column::ClosesAt.lte(now + reminder_lead()))
+        .into_tuple()
+        .all(svc.db.reader())
+        .await?;
+    let mut reminded = 0;
+    for id in due {
+        match remind(svc, id, now).await {
+            Ok(true) => reminded += 1,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(topic_id = id, error = ?err, "closing reminder failed"),
+        }
+    }
+    Ok(reminded)
+}
+
+/// Marks topic `id` reminded (only if it is still open and not reminded, so
+/// of several instances exactly one goes on) and, in the same transaction,
+/// queues `closing_soon` to its eligible residents without an opinion. A
+/// topic that was open for less than [`reminder_lead`] gets no reminder: its
+/// opening email, moments earlier, already said when it closes.
+async fn remind(svc: &Services, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let txn = svc.db.begin().await?;
+    let claimed = topics::Entity::update_many()
+        .col_expr(topics::Column::RemindedAt, Expr::value(now))
+        .filter(topics::Column::Id.eq(id))
+        .filter(topics::Column::State.eq(State::Open.as_str()))
+        .filter(topics::Column::RemindedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed != 1 {
+        return Ok(false);
+    }
+    let topic = model::get(&txn, id).await?;
+    let opened_long_enough = match (topic.opened_at, topic.closes_at) {
+        (Some(opened), Some(closes)) => closes - opened >= reminder_lead(),
+        _ => false,
+    };
+    let queued = if opened_long_enough {
+        queue_to_eligible(
+            &txn,
+            &topic,
+            EmailKind::ClosingSoon,
+            Recipients::NotAnswered,
+            now,
+        )
+        .await?
+    } else {
+        0
+    };
+    txn.commit().await?;
+    tracing::info!(topic_id = id, queued, "closing-soon reminders queued");
+    Ok(true)
 }
 
 fn report(result: Result<Topic>, id: i64, what: &str) -> usize {
