@@ -5,20 +5,13 @@ use chrono::{DateTime, Utc};
 
 use super::context::{actor, optional_actor, services, user_id};
 use super::topics::{Stance, Topic};
-use super::types::DivisionLevel;
+use super::types::{parse_id, DivisionLevel};
 use crate::domain::explanations::{self, Audience};
 use crate::domain::opinions::ChoiceInput;
 use crate::domain::outcomes::{self, OutcomeInput as DomainOutcomeInput};
 use crate::domain::topics::Choice;
 use crate::domain::{notifications, topics};
 use crate::error::Error;
-
-fn big_id(id: &ID, field: &'static str) -> crate::error::Result<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::bad_input(field, format!("{:?} is not a valid id", id.as_str())))
-}
 
 /// One version of a topic's outcome (协商意见).
 #[derive(SimpleObject)]
@@ -148,7 +141,7 @@ impl ExplanationAudienceInput {
                 self.opinion_ids
                     .unwrap_or_default()
                     .iter()
-                    .map(|id| big_id(id, "opinionIds"))
+                    .map(|id| parse_id(id, "opinionIds"))
                     .collect::<crate::error::Result<_>>()?,
             ),
         })
@@ -267,7 +260,7 @@ impl OutcomeInput {
                 stance: stance.map(Into::into),
                 option_id: option
                     .as_ref()
-                    .map(|id| big_id(id, "adoptedOptionId"))
+                    .map(|id| parse_id(id, "adoptedOptionId"))
                     .transpose()?,
             }),
         };
@@ -356,7 +349,7 @@ impl OutcomesQuery {
     /// the topic's staff. Reading it as a recipient records the first read.
     async fn explanation(&self, ctx: &Context<'_>, id: ID) -> Result<Explanation> {
         let viewer = optional_actor(ctx).await?;
-        let (e, receipt) = explanations::read(services(ctx), viewer, big_id(&id, "id")?).await?;
+        let (e, receipt) = explanations::read(services(ctx), viewer, parse_id(&id, "id")?).await?;
         Ok(to_explanation(e, receipt))
     }
 
@@ -381,7 +374,7 @@ impl OutcomesQuery {
         Ok(explanations::preview(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             &audience.into_domain()?,
         )
         .await?)
@@ -398,7 +391,7 @@ impl OutcomesQuery {
         let actor = actor(ctx).await?;
         let level = level.map_or(crate::domain::divisions::Level::Village, Into::into);
         let (overall, rows) =
-            explanations::coverage(services(ctx), actor, big_id(&topic_id, "topicId")?, level)
+            explanations::coverage(services(ctx), actor, parse_id(&topic_id, "topicId")?, level)
                 .await?;
         Ok(CoverageReport {
             overall: overall.into(),
@@ -464,7 +457,7 @@ impl OutcomesMutation {
         Ok(outcomes::publish(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             input.into_domain()?,
         )
         .await?
@@ -475,7 +468,7 @@ impl OutcomesMutation {
     async fn start_implementation(&self, ctx: &Context<'_>, topic_id: ID) -> Result<Topic> {
         let actor = actor(ctx).await?;
         Ok(Topic(
-            outcomes::start_implementation(services(ctx), actor, big_id(&topic_id, "topicId")?)
+            outcomes::start_implementation(services(ctx), actor, parse_id(&topic_id, "topicId")?)
                 .await?,
         ))
     }
@@ -484,7 +477,7 @@ impl OutcomesMutation {
     async fn complete_topic(&self, ctx: &Context<'_>, topic_id: ID) -> Result<Topic> {
         let actor = actor(ctx).await?;
         Ok(Topic(
-            outcomes::complete(services(ctx), actor, big_id(&topic_id, "topicId")?).await?,
+            outcomes::complete(services(ctx), actor, parse_id(&topic_id, "topicId")?).await?,
         ))
     }
 
@@ -500,7 +493,7 @@ impl OutcomesMutation {
         Ok(outcomes::publish_progress(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             &body,
             percent,
         )
@@ -520,7 +513,7 @@ impl OutcomesMutation {
         Ok(outcomes::flag(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             &reason,
             &legal_basis,
         )
@@ -540,7 +533,7 @@ impl OutcomesMutation {
         Ok(outcomes::correct(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             input.into_domain()?,
             &change_reason,
         )
@@ -560,7 +553,7 @@ impl OutcomesMutation {
         let e = explanations::publish(
             services(ctx),
             actor,
-            big_id(&topic_id, "topicId")?,
+            parse_id(&topic_id, "topicId")?,
             audience.into_domain()?,
             &body,
         )
@@ -577,7 +570,7 @@ impl OutcomesMutation {
         comment: Option<String>,
     ) -> Result<Explanation> {
         let user = user_id(ctx)?;
-        let explanation_id = big_id(&id, "id")?;
+        let explanation_id = parse_id(&id, "id")?;
         explanations::reply(
             services(ctx),
             user,
@@ -601,7 +594,7 @@ impl OutcomesMutation {
         let ids = ids
             .unwrap_or_default()
             .iter()
-            .map(|id| big_id(id, "ids"))
+            .map(|id| parse_id(id, "ids"))
             .collect::<crate::error::Result<Vec<_>>>()?;
         let n =
             notifications::mark_read(services(ctx).db.writer(), user, &ids, services(ctx).now())

@@ -6,17 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::context::{actor, optional_actor, optional_user_id, services, user_id};
 use super::topics::{Topic, TopicKind};
-use super::types::{Division, TopicCategory};
+use super::types::{parse_id, Division, TopicCategory};
 use crate::domain::suggestions::{self, Adoption, NewSuggestion, SuggestionFilter};
 use crate::domain::{accounts, divisions, topics};
 use crate::error::Error;
-
-fn parse_suggestion_id(id: &ID) -> crate::error::Result<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::bad_input("id", format!("{:?} is not a suggestion id", id.as_str())))
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum SuggestionStatus {
@@ -169,7 +162,7 @@ pub struct SuggestionsQuery;
 impl SuggestionsQuery {
     async fn suggestion(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
         Ok(Suggestion(
-            suggestions::get(services(ctx).db.reader(), parse_suggestion_id(&id)?).await?,
+            suggestions::get(services(ctx).db.reader(), parse_id(&id, "id")?).await?,
         ))
     }
 
@@ -243,7 +236,7 @@ impl SuggestionsMutation {
     /// Supports an open suggestion (verified residents of its division,
     /// once each, not the author).
     async fn support_suggestion(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
-        let id = parse_suggestion_id(&id)?;
+        let id = parse_id(&id, "id")?;
         Ok(Suggestion(
             suggestions::support(services(ctx), user_id(ctx)?, id).await?,
         ))
@@ -251,7 +244,7 @@ impl SuggestionsMutation {
 
     /// Takes back my support while the suggestion is open.
     async fn withdraw_suggestion_support(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
-        let id = parse_suggestion_id(&id)?;
+        let id = parse_id(&id, "id")?;
         Ok(Suggestion(
             suggestions::withdraw_support(services(ctx), user_id(ctx)?, id).await?,
         ))
@@ -270,7 +263,7 @@ impl SuggestionsMutation {
         closes_at: Option<DateTime<Utc>>,
     ) -> Result<Suggestion> {
         let actor = actor(ctx).await?;
-        let id = parse_suggestion_id(&id)?;
+        let id = parse_id(&id, "id")?;
         let adoption = Adoption {
             kind: kind.map(Into::into),
             options: options.unwrap_or_default(),
@@ -290,7 +283,7 @@ impl SuggestionsMutation {
         reason: String,
     ) -> Result<Suggestion> {
         let actor = actor(ctx).await?;
-        let id = parse_suggestion_id(&id)?;
+        let id = parse_id(&id, "id")?;
         Ok(Suggestion(
             suggestions::decline(services(ctx), actor, id, &reason).await?,
         ))

@@ -16,20 +16,6 @@ use crate::domain::{accounts, divisions, results, Services};
 use crate::error::Error;
 use crate::events::Event;
 
-fn parse_topic_id(id: &ID) -> crate::error::Result<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::bad_input("topicId", format!("{:?} is not a topic id", id.as_str())))
-}
-
-fn parse_big_id(id: &ID, field: &'static str) -> crate::error::Result<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::bad_input(field, format!("{:?} is not a valid id", id.as_str())))
-}
-
 macro_rules! mirror_enum {
     ($gql:ident <=> $domain:path { $($variant:ident),+ $(,)? }) => {
         impl From<$gql> for $domain {
@@ -599,7 +585,7 @@ impl TopicsQuery {
     async fn topic(&self, ctx: &Context<'_>, id: ID) -> Result<Topic> {
         let viewer = optional_actor(ctx).await?;
         Ok(Topic(
-            topics::get_visible(services(ctx), viewer, parse_topic_id(&id)?).await?,
+            topics::get_visible(services(ctx), viewer, parse_id(&id, "topicId")?).await?,
         ))
     }
 
@@ -664,7 +650,7 @@ impl TopicsQuery {
         Ok(load_results(
             services(ctx),
             viewer,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             level,
             within.as_deref(),
         )
@@ -692,7 +678,7 @@ impl TopicsQuery {
             .map(|s| Choice::from(s).key())
             .collect();
         for id in option_ids.unwrap_or_default() {
-            choices.push(Choice::Option(parse_big_id(&id, "optionIds")?).key());
+            choices.push(Choice::Option(parse_id(&id, "optionIds")?).key());
         }
         let filter = OpinionFilter {
             choices,
@@ -711,7 +697,7 @@ impl TopicsQuery {
         let mut rows = opinions::list(
             services(ctx),
             actor,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             &filter,
             Some(first),
             after_id,
@@ -760,7 +746,7 @@ impl TopicsQuery {
         Ok(results::dissent_themes(
             services(ctx),
             actor,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             division_code.as_deref(),
             top,
         )
@@ -880,7 +866,7 @@ impl TopicsMutation {
             topics::update(
                 services(ctx),
                 actor,
-                parse_topic_id(&id)?,
+                parse_id(&id, "topicId")?,
                 input.into_draft()?,
             )
             .await?,
@@ -894,7 +880,7 @@ impl TopicsMutation {
             topics::announce(
                 services(ctx),
                 Trigger::Organiser(actor),
-                parse_topic_id(&id)?,
+                parse_id(&id, "topicId")?,
             )
             .await?,
         ))
@@ -907,7 +893,7 @@ impl TopicsMutation {
             topics::open(
                 services(ctx),
                 Trigger::Organiser(actor),
-                parse_topic_id(&id)?,
+                parse_id(&id, "topicId")?,
             )
             .await?,
         ))
@@ -920,7 +906,7 @@ impl TopicsMutation {
             topics::close(
                 services(ctx),
                 Trigger::Organiser(actor),
-                parse_topic_id(&id)?,
+                parse_id(&id, "topicId")?,
             )
             .await?,
         ))
@@ -930,7 +916,7 @@ impl TopicsMutation {
     async fn withdraw_topic(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Topic> {
         let actor = actor(ctx).await?;
         Ok(Topic(
-            topics::withdraw(services(ctx), actor, parse_topic_id(&id)?, &reason).await?,
+            topics::withdraw(services(ctx), actor, parse_id(&id, "topicId")?, &reason).await?,
         ))
     }
 
@@ -944,7 +930,7 @@ impl TopicsMutation {
         let row = records::publish_assessment(
             services(ctx),
             actor,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             NewAssessment {
                 title: input.title,
                 body: input.body,
@@ -965,7 +951,7 @@ impl TopicsMutation {
         let row = records::record_meeting(
             services(ctx),
             actor,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             NewMeeting {
                 held_at: input.held_at,
                 place: input.place,
@@ -997,13 +983,13 @@ impl TopicsMutation {
             stance: stance.map(Into::into),
             option_id: option_id
                 .as_ref()
-                .map(|id| parse_big_id(id, "optionId"))
+                .map(|id| parse_id(id, "optionId"))
                 .transpose()?,
         };
         let opinion = opinions::submit(
             services(ctx),
             user,
-            parse_topic_id(&topic_id)?,
+            parse_id(&topic_id, "topicId")?,
             input,
             reason,
         )
@@ -1037,14 +1023,14 @@ impl TopicsMutation {
             option_id: input
                 .option_id
                 .as_ref()
-                .map(|id| parse_big_id(id, "optionId"))
+                .map(|id| parse_id(id, "optionId"))
                 .transpose()?,
         };
         let opinion = opinions::record_proxy(
             services(ctx),
             actor,
-            parse_topic_id(&input.topic_id)?,
-            parse_big_id(&input.meeting_id, "meetingId")?,
+            parse_id(&input.topic_id, "topicId")?,
+            parse_id(&input.meeting_id, "meetingId")?,
             who,
             choice,
             input.reason,
@@ -1059,7 +1045,8 @@ impl TopicsMutation {
     /// Confirms the opinion an organiser recorded on my behalf.
     async fn confirm_opinion(&self, ctx: &Context<'_>, topic_id: ID) -> Result<Opinion> {
         let user = user_id(ctx)?;
-        let opinion = opinions::confirm(services(ctx), user, parse_topic_id(&topic_id)?).await?;
+        let opinion =
+            opinions::confirm(services(ctx), user, parse_id(&topic_id, "topicId")?).await?;
         Ok(Opinion {
             opinion,
             resident_name: None,
@@ -1086,7 +1073,7 @@ impl TopicsSubscription {
     ) -> Result<impl Stream<Item = Result<TopicResults>>> {
         let svc = services(ctx).clone();
         let viewer = optional_actor(ctx).await?.cloned();
-        let id = parse_topic_id(&topic_id)?;
+        let id = parse_id(&topic_id, "topicId")?;
         let mut events = svc.events.subscribe();
         let first = load_results(&svc, viewer.as_ref(), id, level, within.as_deref()).await?;
         Ok(async_stream::stream! {

@@ -7,14 +7,20 @@ use chrono::{DateTime, Utc};
 use super::context::services;
 use crate::domain::{accounts, authz, divisions, residency, roles, topics};
 
-/// Parses an `ID` argument that names a numeric row id.
+/// Parses an `ID` argument that names a numeric row id (`i32` or `i64`).
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `field`.
-pub fn parse_id(id: &ID, field: &'static str) -> crate::error::Result<i32> {
-    id.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        crate::error::Error::bad_input(field, format!("{:?} is not a valid id", id.as_str()))
-    })
+pub fn parse_id<T>(id: &ID, field: &'static str) -> crate::error::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    id.parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| {
+            crate::error::Error::bad_input(field, format!("{:?} is not a valid id", id.as_str()))
+        })
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
