@@ -152,6 +152,33 @@ impl Db {
         self.writer.ping().await
     }
 
+    /// Writes a consistent copy of a SQLite database to `path` while the
+    /// server keeps taking writes (`VACUUM INTO` reads one snapshot).
+    ///
+    /// # Errors
+    /// On PostgreSQL (use `pg_dump`), when `path` exists, or on I/O errors.
+    pub async fn backup(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.backend() == DatabaseBackend::Sqlite,
+            "yishi backup copies SQLite databases; for PostgreSQL use pg_dump"
+        );
+        anyhow::ensure!(
+            !path.exists(),
+            "{} exists already; choose a new file",
+            path.display()
+        );
+        let target = path.to_str().context("the backup path is not UTF-8")?;
+        self.reader
+            .execute(sea_orm::Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                "VACUUM INTO ?",
+                [target.into()],
+            ))
+            .await
+            .with_context(|| format!("cannot write the backup to {}", path.display()))?;
+        Ok(())
+    }
+
     pub async fn close(self) {
         let _ = self.reader.close().await;
         let _ = self.writer.close().await;

@@ -62,6 +62,11 @@ enum Command {
         #[arg(long, default_value = "zh-CN")]
         locale: String,
     },
+    /// Copy the SQLite database consistently while the server runs.
+    Backup {
+        /// The new file to write, e.g. backups/yishi-2026-11-25.db
+        file: PathBuf,
+    },
     /// Verify the result counters against the opinions; exits non-zero on
     /// any difference.
     Check,
@@ -102,7 +107,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let bind = settings.bind;
     let demo_data = settings.demo_data;
     let services = yishi::init_services(settings).await?;
-    services.db.migrate().await?;
+    // A backup copies the database as it is; everything else wants the
+    // current schema.
+    if !matches!(command, Command::Backup { .. }) {
+        services.db.migrate().await?;
+    }
     match command {
         Command::Schema => unreachable!("handled before configuration"),
         Command::Migrate => {
@@ -152,6 +161,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 yishi::report::to_html(&report, &locale)?.into_bytes()
             };
             std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
+        }
+        Command::Backup { file } => {
+            services.db.backup(&file).await?;
+            println!("backed up to {}", file.display());
         }
         Command::Check => {
             let mismatches = yishi::domain::opinions::counter_mismatches(services.db.reader())

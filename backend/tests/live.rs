@@ -1,7 +1,7 @@
-//! Live results (`topicResults` over `/graphql/ws`) against real `yishi serve`
-//! processes: on one SQLite instance, and across two instances sharing one
-//! PostgreSQL database, where a vote recorded by one instance must reach a
-//! subscriber connected to the other (PostgreSQL LISTEN/NOTIFY).
+//! Real `yishi serve` processes: live results (`topicResults` over
+//! `/graphql/ws`) on one SQLite instance and across two instances sharing one
+//! PostgreSQL database (LISTEN/NOTIFY); and faults — `kill -9` during a
+//! submission storm, a backup taken while the server writes.
 //!
 //! PostgreSQL is found at `YISHI_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). It is required: the tests
@@ -816,4 +816,202 @@ async fn the_socket_refuses_a_bad_token_and_speaks_the_older_protocol_too() {
         .await
         .expect("a push after a vote");
     assert_eq!(count_of(&pushed, "OPPOSE"), 1, "{pushed:#}");
+}
+
+// ---------------------------------------------------------------------------
+// Faults.
+
+/// Residents with tokens minted by the shared secret, made through `svc`.
+async fn residents(svc: &Services, n: usize) -> Vec<(i32, String)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = yishi::domain::accounts::create_verified_user(
+            svc,
+            svc.db.writer(),
+            &format!("storm{i}-{}@example.cn", uuid::Uuid::new_v4().simple()),
+            &secrecy::SecretString::from(PASSWORD.to_owned()),
+            "居民",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create resident: {e:?}"));
+        yishi::domain::residency::grant(
+            svc,
+            user.id,
+            if i % 2 == 0 { GUODIANZI } else { TAIPINGBAO },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("grant residency: {e:?}"));
+        out.push((user.id, svc.jwt.issue(user.id, Utc::now()).0));
+    }
+    out
+}
+
+/// Fires one opinion per resident at once; returns the ids whose mutation
+/// answered without errors.
+async fn storm(api: &Api, topic: &str, voters: &[(i32, String)]) -> Vec<i32> {
+    let results = futures::future::join_all(voters.iter().map(|(id, token)| async move {
+        let resp = api
+            .client
+            .post(&api.url)
+            .bearer_auth(token)
+            .json(&json!({ "query": "mutation($t: ID!) { submitOpinion(topicId: $t, stance: OPPOSE, reason: \"太吵\") { id } }", "variables": { "t": topic } }))
+            .send()
+            .await;
+        let ok = match resp {
+            Ok(r) => r.json::<Value>().await.is_ok_and(|v| v.get("errors").is_none() && v["data"]["submitOpinion"]["id"].is_string()),
+            Err(_) => false,
+        };
+        ok.then_some(*id)
+    }))
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+async fn opinion_users(db_url: &str, topic: &str) -> std::collections::HashSet<i32> {
+    let db = Database::connect(db_url).await.expect("connect");
+    let rows = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT user_id FROM opinions WHERE topic_id = {topic}"),
+        ))
+        .await
+        .expect("query");
+    let users = rows
+        .iter()
+        .map(|r| r.try_get_by_index::<i32>(0).expect("user id"))
+        .collect();
+    let _ = db.close().await;
+    users
+}
+
+fn yishi_check(database_url: &str, dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_yishi"))
+        .arg("check")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("YISHI_JWT_SECRET", JWT_SECRET)
+        .env("YISHI_DATA_DIR", dir)
+        .env("YISHI_LOG", "warn")
+        .output()
+        .expect("yishi check runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_storm_loses_no_acknowledged_opinion() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("yishi.db").display()
+    );
+    let mut server = Server::start(&url, dir.path(), "first").await;
+    let svc = services(&url, dir.path()).await;
+    let api = Api::new(&server);
+    let scenario = open_topic(&api, &svc, &[]).await;
+    let voters = residents(&svc, 300).await;
+    svc.db.clone().close().await;
+
+    // Kill the server while the storm is in flight.
+    let storming = storm(&api, &scenario.topic_id, &voters);
+    // … once a good part of it has been written, so both acknowledged and
+    // unanswered submissions exist.
+    let killer = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while opinion_users(&url, &scenario.topic_id).await.len() < 100 && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.child.kill().expect("SIGKILL");
+    };
+    let (acknowledged, ()) = tokio::join!(storming, killer);
+    let _ = server.child.wait();
+    assert!(
+        acknowledged.len() < voters.len(),
+        "the kill came too late to test anything"
+    );
+    assert!(
+        acknowledged.len() >= 50,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    let _restarted = Server::start(&url, dir.path(), "second").await;
+    let stored = opinion_users(&url, &scenario.topic_id).await;
+    let lost: Vec<&i32> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost: {lost:?} ({} acknowledged)",
+        acknowledged.len()
+    );
+    let check = yishi_check(&url, dir.path());
+    assert!(
+        check.status.success(),
+        "yishi check: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_serving_is_consistent_and_complete() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("yishi.db").display()
+    );
+    let server = Server::start(&url, dir.path(), "live").await;
+    let svc = services(&url, dir.path()).await;
+    let api = Api::new(&server);
+    let scenario = open_topic(&api, &svc, &[]).await;
+    let voters = residents(&svc, 200).await;
+    let (before, during) = voters.split_at(100);
+    let acknowledged_before = storm(&api, &scenario.topic_id, before).await;
+    assert_eq!(acknowledged_before.len(), 100);
+
+    let copy = dir.path().join("backup.db");
+    let backup = {
+        let copy = copy.clone();
+        let url = url.clone();
+        let data = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_yishi"))
+                .args(["backup", copy.to_str().expect("utf-8")])
+                .current_dir(&data)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("DATABASE_URL", url)
+                .env("YISHI_JWT_SECRET", JWT_SECRET)
+                .env("YISHI_DATA_DIR", &data)
+                .env("YISHI_LOG", "warn")
+                .output()
+                .expect("yishi backup runs")
+        })
+    };
+    let (out, _) = tokio::join!(backup, storm(&api, &scenario.topic_id, during));
+    let out = out.expect("backup task");
+    assert!(
+        out.status.success(),
+        "backup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let copy_url = format!("sqlite://{}", copy.display());
+    let check = yishi_check(&copy_url, dir.path());
+    assert!(
+        check.status.success(),
+        "yishi check on the copy: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let in_copy = opinion_users(&copy_url, &scenario.topic_id).await;
+    assert!(acknowledged_before.iter().all(|id| in_copy.contains(id)));
+    let on_copy = Server::start(&format!("{copy_url}?mode=rw"), dir.path(), "restored").await;
+    let resp = http_client()
+        .get(format!("{}/readyz", on_copy.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
 }
