@@ -40,6 +40,9 @@ fn every_command_has_help() {
         "import-divisions",
         "create-admin",
         "schema",
+        "check",
+        "report",
+        "backup",
     ] {
         assert!(out.contains(command), "{command} missing from:\n{out}");
         let sub = run(dir.path(), &[command, "--help"]);
