@@ -137,6 +137,7 @@ impl Server {
                 .env("YISHI_DEMO_DATA", "false")
                 .env("YISHI_ARGON2_MEMORY_KIB", "256")
                 .env("YISHI_NOTICE_PERIOD_HOURS", "0")
+                .env("YISHI_SCHEDULER_INTERVAL_SECS", "1")
                 .env("YISHI_LOG", "info")
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().expect("log file"))
@@ -849,12 +850,16 @@ async fn residents(svc: &Services, n: usize) -> Vec<(i32, String)> {
 /// Fires one opinion per resident at once; returns the ids whose mutation
 /// answered without errors.
 async fn storm(api: &Api, topic: &str, voters: &[(i32, String)]) -> Vec<i32> {
+    storm_with(api, topic, voters, "OPPOSE").await
+}
+
+async fn storm_with(api: &Api, topic: &str, voters: &[(i32, String)], stance: &str) -> Vec<i32> {
     let results = futures::future::join_all(voters.iter().map(|(id, token)| async move {
         let resp = api
             .client
             .post(&api.url)
             .bearer_auth(token)
-            .json(&json!({ "query": "mutation($t: ID!) { submitOpinion(topicId: $t, stance: OPPOSE, reason: \"太吵\") { id } }", "variables": { "t": topic } }))
+            .json(&json!({ "query": "mutation($t: ID!, $s: Stance) { submitOpinion(topicId: $t, stance: $s, reason: \"太吵\") { id } }", "variables": { "t": topic, "s": stance } }))
             .send()
             .await;
         let ok = match resp {
@@ -1014,4 +1019,112 @@ async fn a_backup_taken_while_serving_is_consistent_and_complete() {
         .await
         .expect("readyz");
     assert_eq!(resp.status(), reqwest::StatusCode::OK);
+}
+
+async fn count(db_url: &str, sql: &str) -> i64 {
+    let db = Database::connect(db_url).await.expect("connect");
+    let n = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a count");
+    let _ = db.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_under_load_keep_one_opinion_each_and_exact_counters() {
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Server::start(&db.url, dir.path(), "a").await;
+    let b = Server::start(&db.url, dir.path(), "b").await;
+    let svc = services(&db.url, dir.path()).await;
+    let (on_a, on_b) = (Api::new(&a), Api::new(&b));
+    let scenario = open_topic(&on_a, &svc, &[]).await;
+    let voters = residents(&svc, 150).await;
+
+    // Every resident submits on both instances at the same moment.
+    let (from_a, from_b) = tokio::join!(
+        storm_with(&on_a, &scenario.topic_id, &voters, "OPPOSE"),
+        storm_with(&on_b, &scenario.topic_id, &voters, "SUPPORT"),
+    );
+    assert_eq!(
+        from_a.len() + from_b.len(),
+        300,
+        "every submission was answered"
+    );
+    let topic = &scenario.topic_id;
+    assert_eq!(
+        count(
+            &db.url,
+            &format!("SELECT COUNT(*) FROM opinions WHERE topic_id = {topic}")
+        )
+        .await,
+        150
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            &format!("SELECT CAST(SUM(count) AS BIGINT) FROM tallies WHERE topic_id = {topic}")
+        )
+        .await,
+        150,
+        "no counter update lost"
+    );
+    let check = yishi_check(&db.url, dir.path());
+    assert!(
+        check.status.success(),
+        "yishi check: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    // A topic due to open: both schedulers race for it; it opens once.
+    let now = Utc::now();
+    let data = on_b
+        .ok(
+            Some(&scenario.organiser),
+            "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
+            json!({ "input": {
+                "title": "村道维修", "body": "修补三组村道。", "category": "TRANSPORT_WATER", "kind": "DECISION",
+                "scopeCode": XIAGUANYING,
+                "opensAt": (now + chrono::Duration::seconds(2)).to_rfc3339(),
+                "closesAt": (now + chrono::Duration::days(1)).to_rfc3339(),
+            } }),
+        )
+        .await;
+    let due = data["createTopic"]["id"].as_str().expect("id").to_owned();
+    on_b.ok(
+        Some(&scenario.organiser),
+        "mutation($id: ID!) { announceTopic(id: $id) { id } }",
+        json!({ "id": due }),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count(
+        &db.url,
+        &format!("SELECT COUNT(*) FROM topics WHERE id = {due} AND state = 'open'"),
+    )
+    .await
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler did not open the topic"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let opens = count(
+        &db.url,
+        &format!(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'topic.open' AND subject_id = '{due}'"
+        ),
+    )
+    .await;
+    assert_eq!(opens, 1, "exactly one instance opened it");
 }

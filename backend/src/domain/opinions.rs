@@ -324,6 +324,23 @@ impl Pending {
     }
 }
 
+/// The user's opinion, locked until the transaction ends on PostgreSQL, so
+/// two changes of one opinion on two instances move the counters from the
+/// value each really replaces. (SQLite has a single writer already.)
+async fn find_for_update(
+    db: &impl ConnectionTrait,
+    topic_id: i64,
+    user_id: i32,
+) -> Result<Option<Opinion>> {
+    let mut query = opinions::Entity::find()
+        .filter(opinions::Column::TopicId.eq(topic_id))
+        .filter(opinions::Column::UserId.eq(user_id));
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(db).await?)
+}
+
 /// Writes the opinion, its revision and the counters in one transaction —
 /// on SQLite through the group-commit writer, which shares one transaction
 /// among the submissions that arrive together.
@@ -426,14 +443,22 @@ async fn write_in(
         } => (true, Some(*recorded_by), Some(*meeting_id)),
     };
     let existing = match user_id {
-        Some(uid) => find(txn, topic.id, uid).await?,
+        Some(uid) => find_for_update(txn, topic.id, uid).await?,
         None => None,
     };
     let opinion = match existing {
         Some(old) => {
             if old.choice != key || old.village_code != village {
-                bump(txn, topic.id, &old.village_code, &old.choice, -1).await?;
-                bump(txn, topic.id, village, &key, 1).await?;
+                // Counter rows are always locked in key order, so two
+                // changes in opposite directions cannot deadlock.
+                let mut moves = [
+                    (old.village_code.as_str(), old.choice.as_str(), -1),
+                    (village, key.as_str(), 1),
+                ];
+                moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                for (v, c, delta) in moves {
+                    bump(txn, topic.id, v, c, delta).await?;
+                }
             }
             let revision = old.revision + 1;
             let mut active: opinions::ActiveModel = old.into();
