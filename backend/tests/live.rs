@@ -1128,3 +1128,108 @@ async fn two_instances_under_load_keep_one_opinion_each_and_exact_counters() {
     .await;
     assert_eq!(opens, 1, "exactly one instance opened it");
 }
+
+/// A TCP relay to PostgreSQL that the test can cut and restore, to play a
+/// database outage without stopping the shared server.
+struct Relay {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let port = listener.local_addr().expect("addr").port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watch.borrow() {
+                    continue; // refused while cut: the socket is dropped
+                }
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_reports_a_database_outage_and_recovers_when_it_returns() {
+    let db = PgDatabase::create().await;
+    let relay = Relay::start().await;
+    let via_relay = db
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
+    assert_ne!(
+        via_relay, db.url,
+        "the test database URL names 127.0.0.1:5432"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&via_relay, dir.path(), "outage").await;
+    let client = http_client();
+    let ready = || async {
+        client
+            .get(format!("{}/readyz", server.url))
+            .send()
+            .await
+            .expect("readyz")
+            .status()
+    };
+    let query = || async {
+        client
+            .post(format!("{}/graphql", server.url))
+            .json(&json!({ "query": "{ divisions { edges { node { code } } } }" }))
+            .send()
+            .await
+            .expect("graphql")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    };
+    assert_eq!(ready().await, reqwest::StatusCode::OK);
+    assert!(query().await.get("errors").is_none());
+
+    relay.set_cut(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ready().await, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let during = query().await;
+    assert!(
+        during["errors"][0]["extensions"]["code"].is_string(),
+        "a coded error, not a hang: {during}"
+    );
+    assert!(
+        !during.to_string().contains("5432"),
+        "no connection details leak: {during}"
+    );
+
+    relay.set_cut(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ready().await != reqwest::StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not recover:\n{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(query().await.get("errors").is_none(), "queries work again");
+}
