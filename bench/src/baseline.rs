@@ -2,7 +2,8 @@
 //! `submitOpinion` (same URL, bearer token and JSON body), checks the token
 //! with the server's key, and writes the opinion row with one plain SQL
 //! statement. `group` mode batches concurrent requests into one transaction
-//! (each answered after its commit); `per-request` gives each its own.
+//! (each answered after its commit; on PostgreSQL the batch is one
+//! multi-row statement); `per-request` gives each its own.
 //!
 //! It writes the opinion row only (no revision, no counters, no eligibility
 //! or topic checks): the ceiling the real server is compared with.
@@ -64,6 +65,15 @@ const PG_INSERT: &str =
      WHERE user_id = $2 AND status = 'approved'), $3, NULL, false, 1, $4, $4) \
      ON CONFLICT (topic_id, user_id) DO UPDATE SET choice = excluded.choice, \
      revision = opinions.revision + 1, updated_at = excluded.updated_at RETURNING id";
+
+/// Group mode on PostgreSQL: the batch in one statement. A user twice in
+/// one batch would make ON CONFLICT fail the batch (the load never does it).
+const PG_INSERT_BATCH: &str = "INSERT INTO opinions (topic_id, user_id, village_code, choice, reason, \
+     proxy, revision, created_at, updated_at) SELECT b.topic_id, b.user_id, r.division_code, b.choice, \
+     NULL, false, 1, $4, $4 FROM UNNEST($1::BIGINT[], $2::INT[], $3::TEXT[]) AS b(topic_id, user_id, choice) \
+     JOIN residencies r ON r.user_id = b.user_id AND r.status = 'approved' \
+     ON CONFLICT (topic_id, user_id) DO UPDATE SET choice = excluded.choice, \
+     revision = opinions.revision + 1, updated_at = excluded.updated_at RETURNING id, user_id";
 
 #[derive(Clone)]
 enum Pool {
@@ -194,18 +204,28 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> anyhow::Result<Vec<Result<i64
             txn.commit().await?;
         }
         Pool::Pg(pool) => {
+            // One statement for the whole batch (one round trip): the rows
+            // come back with their user, in no particular order.
+            let topics: Vec<i64> = jobs.iter().map(|j| j.topic_id).collect();
+            let users: Vec<i32> = jobs.iter().map(|j| j.user_id).collect();
+            let choices: Vec<&str> = jobs.iter().map(|j| j.choice).collect();
             let mut txn = pool.begin().await?;
-            for job in jobs {
-                // PostgreSQL aborts the transaction on an error: fail the batch.
-                ids.push(Ok(sqlx::query_scalar::<_, i64>(PG_INSERT)
-                    .bind(job.topic_id)
-                    .bind(job.user_id)
-                    .bind(job.choice)
-                    .bind(now)
-                    .fetch_one(&mut *txn)
-                    .await?));
-            }
+            let rows: Vec<(i64, i32)> = sqlx::query_as(PG_INSERT_BATCH)
+                .bind(&topics)
+                .bind(&users)
+                .bind(&choices)
+                .bind(now)
+                .fetch_all(&mut *txn)
+                .await?;
             txn.commit().await?;
+            let by_user: std::collections::HashMap<i32, i64> =
+                rows.into_iter().map(|(id, user)| (user, id)).collect();
+            ids.extend(jobs.iter().map(|j| {
+                by_user
+                    .get(&j.user_id)
+                    .copied()
+                    .ok_or_else(|| "no row written".to_owned())
+            }));
         }
     }
     Ok(ids)
