@@ -97,6 +97,16 @@ impl From<sea_orm::TransactionError<Error>> for Error {
     }
 }
 
+/// `CONFLICT` with `message` when `err` is a unique-constraint violation
+/// (the database is the arbiter of "already exists"), else internal.
+pub fn conflict_on_unique(err: sea_orm::DbErr, message: impl FnOnce() -> String) -> Error {
+    if is_unique_violation(&err) {
+        Error::Conflict(message())
+    } else {
+        err.into()
+    }
+}
+
 /// True when `err` is a unique-constraint violation, on either backend.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(

@@ -13,7 +13,7 @@ use super::outbox::{self, EmailKind, NewEmail};
 use super::Services;
 use crate::auth::token;
 use crate::entities::{email_tokens, refresh_tokens, users};
-use crate::error::{is_unique_violation, Error, Result};
+use crate::error::{conflict_on_unique, Error, Result};
 
 pub use users::Model as User;
 
@@ -193,29 +193,36 @@ pub async fn register(svc: &Services, req: RegisterRequest) -> Result<Session> {
 
     let now = svc.now();
     let txn = svc.db.begin().await?;
-    let user = users::ActiveModel {
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(hash),
-        display_name: Set(display_name),
-        locale: Set(locale.as_str().to_owned()),
-        email_verified_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict("an account with this email already exists")
-        } else {
-            e.into()
-        }
-    })?;
+    let user = insert_user(&txn, &email, hash, display_name, locale, None, now).await?;
     queue_verification(svc, &txn, &user, now).await?;
     let session = start_session(svc, &txn, user, now).await?;
     txn.commit().await?;
     Ok(session)
+}
+
+/// The one place a user row is created.
+async fn insert_user(
+    db: &impl ConnectionTrait,
+    email: &Email,
+    password_hash: String,
+    display_name: String,
+    locale: Locale,
+    verified_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<User> {
+    users::ActiveModel {
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        display_name: Set(display_name),
+        locale: Set(locale.as_str().to_owned()),
+        email_verified_at: Set(verified_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| conflict_on_unique(e, || "an account with this email already exists".to_owned()))
 }
 
 /// Signs in with email and password.
@@ -663,25 +670,16 @@ pub async fn create_verified_user(
     let hash = svc.passwords.hash(&password.0).await?;
     let now = svc.now();
     let txn = db.begin().await?;
-    let user = users::ActiveModel {
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(hash),
-        display_name: Set(display_name),
-        locale: Set(Locale::ZhCn.as_str().to_owned()),
-        email_verified_at: Set(Some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict("an account with this email already exists")
-        } else {
-            e.into()
-        }
-    })?;
+    let user = insert_user(
+        &txn,
+        &email,
+        hash,
+        display_name,
+        Locale::ZhCn,
+        Some(now),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(user)
 }

@@ -127,7 +127,13 @@ async fn insert_version(
         ..Default::default()
     }
     .insert(txn)
-    .await?;
+    .await
+    // Two organisers publishing the same next version: one wins.
+    .map_err(|e| {
+        crate::error::conflict_on_unique(e, || {
+            "the outcome changed meanwhile; reload it".to_owned()
+        })
+    })?;
     topics_table::Entity::update_many()
         .col_expr(topics_table::Column::Deadline, Expr::value(valid.deadline))
         .filter(topics_table::Column::Id.eq(topic.id))
@@ -439,17 +445,7 @@ pub async fn correct(
         actor,
         now,
     )
-    .await
-    .map_err(|e| match e {
-        Error::Internal(cause)
-            if cause
-                .downcast_ref::<sea_orm::DbErr>()
-                .is_some_and(crate::error::is_unique_violation) =>
-        {
-            Error::conflict("the outcome was corrected meanwhile; reload it")
-        }
-        other => other,
-    })?;
+    .await?;
     if let Some(flag) = &flag {
         supervision_flags::Entity::update_many()
             .col_expr(supervision_flags::Column::Status, Expr::value("resolved"))

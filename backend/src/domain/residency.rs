@@ -14,7 +14,7 @@ use super::divisions::{self, Level};
 use super::outbox::{self, EmailKind, NewEmail};
 use super::{accounts, audit, Services};
 use crate::entities::residencies;
-use crate::error::{is_unique_violation, Error, Result};
+use crate::error::{conflict_on_unique, Error, Result};
 
 pub use residencies::Model as Residency;
 
@@ -111,11 +111,9 @@ pub async fn request(
     .insert(&txn)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict("you already have a pending residency request; cancel it first")
-        } else {
-            e.into()
-        }
+        conflict_on_unique(e, || {
+            "you already have a pending residency request; cancel it first".to_owned()
+        })
     })?;
     txn.commit().await?;
     Ok(row)

@@ -9,7 +9,7 @@ use sea_orm::{
 use super::authz::{Action, Actor, Role};
 use super::{accounts, audit, divisions, Services};
 use crate::entities::role_assignments;
-use crate::error::{is_unique_violation, Error, Result};
+use crate::error::{conflict_on_unique, Error, Result};
 
 pub use role_assignments::Model as RoleAssignment;
 
@@ -31,39 +31,7 @@ pub async fn assign(
     let txn = svc.db.begin().await?;
     divisions::get(&txn, &code).await?;
     accounts::get(&txn, user_id).await?;
-    let row = role_assignments::ActiveModel {
-        user_id: Set(user_id),
-        role: Set(role.as_str().to_owned()),
-        division_code: Set(code.clone()),
-        created_at: Set(now),
-        created_by: Set(Some(actor.user_id)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict(format!(
-                "the user is already {} of division {code}",
-                role.as_str()
-            ))
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        &txn,
-        audit::Entry {
-            actor_user_id: Some(actor.user_id),
-            action: "role.assign",
-            subject_type: "user",
-            subject_id: user_id.to_string(),
-            division_code: Some(code),
-            detail: serde_json::json!({ "role": role.as_str(), "assignment_id": row.id }),
-        },
-        now,
-    )
-    .await?;
+    let row = insert_assignment(&txn, user_id, role, code, Some(actor.user_id), now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -153,39 +121,52 @@ pub async fn bootstrap(
     let now = svc.now();
     let txn = svc.db.begin().await?;
     divisions::get(&txn, &code).await?;
+    let row = insert_assignment(&txn, user_id, role, code, None, now).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Inserts an assignment and its audit row (`role.assign` by an admin,
+/// `role.bootstrap` from the command line).
+async fn insert_assignment(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i32,
+    role: Role,
+    code: String,
+    assigned_by: Option<i32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RoleAssignment> {
     let row = role_assignments::ActiveModel {
         user_id: Set(user_id),
         role: Set(role.as_str().to_owned()),
         division_code: Set(code.clone()),
         created_at: Set(now),
-        created_by: Set(None),
+        created_by: Set(assigned_by),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(db)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict(format!(
-                "the user is already {} of division {code}",
-                role.as_str()
-            ))
-        } else {
-            e.into()
-        }
+        conflict_on_unique(e, || {
+            format!("the user is already {} of division {code}", role.as_str())
+        })
     })?;
     audit::record(
-        &txn,
+        db,
         audit::Entry {
-            actor_user_id: None,
-            action: "role.bootstrap",
+            actor_user_id: assigned_by,
+            action: if assigned_by.is_some() {
+                "role.assign"
+            } else {
+                "role.bootstrap"
+            },
             subject_type: "user",
             subject_id: user_id.to_string(),
-            division_code: Some(code),
-            detail: serde_json::json!({ "role": role.as_str() }),
+            division_code: Some(row.division_code.clone()),
+            detail: serde_json::json!({ "role": role.as_str(), "assignment_id": row.id }),
         },
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(row)
 }

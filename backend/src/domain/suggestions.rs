@@ -32,7 +32,7 @@ use super::divisions::{self, Level};
 use super::topics::{self, Category, Kind, Topic, TopicDraft};
 use super::{audit, residency, Services};
 use crate::entities::{suggestion_supports, suggestions};
-use crate::error::{is_unique_violation, Error, Result};
+use crate::error::{conflict_on_unique, Error, Result};
 
 pub use suggestions::Model as Suggestion;
 
@@ -189,13 +189,7 @@ pub async fn support(svc: &Services, user_id: i32, id: i64) -> Result<Suggestion
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::conflict("you already support this suggestion")
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| conflict_on_unique(e, || "you already support this suggestion".to_owned()))?;
     bump_supporters(&txn, id, 1).await?;
     let updated = get(&txn, id).await?;
     txn.commit().await?;

@@ -241,16 +241,13 @@ async fn queue_to_eligible(
     })
     .to_string();
     let key_prefix = format!("{}:topic:{}:", kind.as_str(), topic.id);
-    let concat = match backend {
-        sea_orm::DatabaseBackend::Postgres => "$1 || u.email",
-        _ => "?1 || u.email",
-    };
+    let p = |n| crate::db::param(backend, n);
     let (eligible_join, eligible_filter) = match Eligibility::parse(&topic.eligibility) {
         Some(Eligibility::Stakeholders) => (
             "JOIN topic_stakeholders s ON s.user_id = u.id",
             format!("s.topic_id = {}", topic.id),
         ),
-        _ => ("", "r.division_code LIKE $scope".to_owned()),
+        _ => ("", format!("r.division_code LIKE {}", p(4))),
     };
     let answered_filter = match recipients {
         Recipients::Everyone => String::new(),
@@ -259,20 +256,17 @@ async fn queue_to_eligible(
             topic.id
         ),
     };
-    let p = |n: usize| match backend {
-        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    };
     let sql = format!(
         "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
-         SELECT {concat}, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
+         SELECT {key} || u.email, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
          FROM users u JOIN residencies r ON r.user_id = u.id AND r.status = 'approved' {eligible_join} \
          WHERE {filter}{answered_filter} \
          ON CONFLICT (idempotency_key) DO NOTHING",
+        key = p(1),
         kind = kind.as_str(),
         payload = p(2),
         now = p(3),
-        filter = eligible_filter.replace("$scope", &p(4)),
+        filter = eligible_filter,
     );
     let result = txn
         .execute(Statement::from_sql_and_values(
@@ -407,17 +401,14 @@ async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i
     let backend = txn.get_database_backend();
     txn.execute(Statement::from_sql_and_values(
         backend,
-        match backend {
-            sea_orm::DatabaseBackend::Postgres => "DELETE FROM topic_eligible WHERE topic_id = $1",
-            _ => "DELETE FROM topic_eligible WHERE topic_id = ?1",
-        },
+        format!(
+            "DELETE FROM topic_eligible WHERE topic_id = {}",
+            crate::db::param(backend, 1)
+        ),
         [topic.id.into()],
     ))
     .await?;
-    let p = |n: usize| match backend {
-        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    };
+    let p = |n| crate::db::param(backend, n);
     let sql = match Eligibility::parse(&topic.eligibility) {
         Some(Eligibility::Stakeholders) => format!(
             "INSERT INTO topic_eligible (topic_id, village_code, count) \
