@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/yishi
 BIN_RELEASE := $(CARGO_TARGET_DIR)/release/yishi
 
-.PHONY: run test build frontend schema lint fmt check-postgres import-china bench clean
+.PHONY: run test build frontend frontend-test schema lint fmt check-postgres import-china bench clean
 
 ## run: build everything, migrate, seed Gansu + demo accounts on first start, serve on 127.0.0.1:8080
 run: frontend
@@ -15,6 +15,7 @@ run: frontend
 ## test: every test, on SQLite and PostgreSQL
 test: frontend check-postgres
 	cargo build -p yishi
+	$(MAKE) frontend-test
 	cargo test --workspace --all-targets
 
 build: frontend
@@ -27,6 +28,11 @@ frontend:
 	else \
 		mkdir -p frontend/dist && cp -r frontend/public/. frontend/dist/; \
 	fi
+
+## frontend-test: lint, type check, unit tests, bundle budget, browser tests (real yishi serve + chromium); needs `make frontend`
+frontend-test:
+	cargo build -p yishi
+	cd frontend && npm run lint && npm run typecheck && npm test && npm run bundle-check && npm run e2e
 
 ## schema: regenerate schema.graphql from the code
 schema:

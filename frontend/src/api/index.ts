@@ -1,0 +1,5 @@
+export { gqlRequest, GRAPHQL_ENDPOINT, type Doc, type RequestOptions } from './client'
+export { useQuery, useMutation, type QueryState, type MutationState } from './composables'
+export { useSubscription } from './subscription'
+export { session, type TokenPair } from './session'
+export { ApiError, errorMessage, toApiError, type ErrorCode } from './errors'

@@ -1,0 +1,98 @@
+/**
+ * Subscriptions over graphql-ws (graphql-transport-ws) at `/graphql/ws`.
+ * The graphql-ws client is loaded on first use, so pages without live data
+ * never download it. The access token goes in `connection_init` as
+ * `{"Authorization": "Bearer …"}`; the socket is reopened when the session
+ * changes.
+ */
+import { onScopeDispose, shallowRef, toValue, watch, type MaybeRefOrGetter, type ShallowRef } from 'vue'
+import type { Client } from 'graphql-ws'
+import type { Doc } from './client'
+import { fromGraphQLErrors, networkError, type ApiError, type GraphQLErrorLike } from './errors'
+import { session } from './session'
+
+let clientPromise: Promise<Client> | null = null
+
+export function wsUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/graphql/ws`
+}
+
+function client(): Promise<Client> {
+  clientPromise ??= import('graphql-ws').then(({ createClient }) =>
+    createClient({
+      url: wsUrl(),
+      lazy: true,
+      retryAttempts: 8,
+      connectionParams: async () => {
+        const token = await session.validAccessToken().catch(() => session.accessToken)
+        return token ? { Authorization: `Bearer ${token}` } : {}
+      },
+    }),
+  )
+  return clientPromise
+}
+
+session.onChange(() => {
+  // Signed in or out: the next subscription connects with the new identity.
+  const old = clientPromise
+  clientPromise = null
+  void old?.then((c) => c.dispose())
+})
+
+export interface SubscriptionState<R> {
+  data: ShallowRef<R | undefined>
+  error: ShallowRef<ApiError | null>
+}
+
+/** Subscribes while `enabled` is true and the calling scope lives. */
+export function useSubscription<R, V>(
+  doc: Doc<R, V>,
+  variables: MaybeRefOrGetter<V>,
+  opts: { enabled?: MaybeRefOrGetter<boolean>; onData?: (data: R) => void } = {},
+): SubscriptionState<R> {
+  const data = shallowRef<R | undefined>()
+  const error = shallowRef<ApiError | null>(null)
+  let stop: (() => void) | null = null
+
+  async function start(vars: V): Promise<void> {
+    stop?.()
+    let cancelled = false
+    let unsubscribe: (() => void) | null = null
+    stop = () => {
+      cancelled = true
+      unsubscribe?.()
+    }
+    const c = await client()
+    if (cancelled) return
+    unsubscribe = c.subscribe<R>(
+      { query: doc.toString(), variables: vars as Record<string, unknown> },
+      {
+        next: (msg) => {
+          if (msg.errors?.length) error.value = fromGraphQLErrors(msg.errors as GraphQLErrorLike[])
+          else if (msg.data) {
+            data.value = msg.data
+            opts.onData?.(msg.data)
+          }
+        },
+        error: (err) => {
+          error.value = Array.isArray(err) ? fromGraphQLErrors(err as GraphQLErrorLike[]) : networkError(err)
+        },
+        complete: () => {},
+      },
+    )
+  }
+
+  watch(
+    () => [toValue(variables), opts.enabled === undefined ? true : toValue(opts.enabled)] as const,
+    ([vars, enabled]) => {
+      if (enabled) void start(vars as V)
+      else {
+        stop?.()
+        stop = null
+      }
+    },
+    { deep: true, immediate: true },
+  )
+  onScopeDispose(() => stop?.())
+  return { data, error }
+}

@@ -1,0 +1,132 @@
+/**
+ * Who is signed in. The access token stays in memory (in `session`), the
+ * refresh token in localStorage; this store holds the user and the actions
+ * that change the session.
+ */
+import { computed, ref, shallowRef } from 'vue'
+import { defineStore } from 'pinia'
+import { graphql } from '@/gql'
+import type { MeQuery, RegisterInput } from '@/gql/graphql'
+import { gqlRequest } from '@/api/client'
+import { session } from '@/api/session'
+import { toApiError } from '@/api/errors'
+
+export const MeDocument = graphql(`
+  query Me {
+    me {
+      id
+      email
+      displayName
+      locale
+      emailVerified
+      roles {
+        id
+        role
+        divisionCode
+        division {
+          code
+          name
+          pathName
+        }
+      }
+      residency {
+        id
+        status
+        divisionCode
+        division {
+          code
+          name
+          pathName
+        }
+      }
+    }
+  }
+`)
+
+const LoginDocument = graphql(`
+  mutation Login($email: String!, $password: String!) {
+    login(email: $email, password: $password) {
+      accessToken
+      accessTokenExpiresAt
+      refreshToken
+      refreshTokenExpiresAt
+    }
+  }
+`)
+
+const RegisterDocument = graphql(`
+  mutation Register($input: RegisterInput!) {
+    register(input: $input) {
+      accessToken
+      accessTokenExpiresAt
+      refreshToken
+      refreshTokenExpiresAt
+    }
+  }
+`)
+
+const LogoutDocument = graphql(`
+  mutation Logout($refreshToken: String!) {
+    logout(refreshToken: $refreshToken)
+  }
+`)
+
+export type CurrentUser = NonNullable<MeQuery['me']>
+
+export const useAuthStore = defineStore('auth', () => {
+  const user = shallowRef<CurrentUser | null>(null)
+  const signedIn = ref(session.maybeSignedIn)
+  let restoring: Promise<void> | null = null
+
+  session.onChange((v) => {
+    signedIn.value = v
+    if (!v) user.value = null
+  })
+
+  async function fetchMe(): Promise<CurrentUser | null> {
+    const data = await gqlRequest(MeDocument)
+    user.value = data.me ?? null
+    if (!data.me) session.clear()
+    return user.value
+  }
+
+  /** Loads the user once per page load when a session may exist. Never throws. */
+  function restore(): Promise<void> {
+    restoring ??= (async () => {
+      if (!session.maybeSignedIn) return
+      try {
+        await fetchMe()
+      } catch (err) {
+        // Offline: keep the refresh token, try again on the next navigation.
+        if (toApiError(err).code === 'NETWORK') restoring = null
+      }
+    })()
+    return restoring
+  }
+
+  async function login(email: string, password: string): Promise<CurrentUser | null> {
+    const data = await gqlRequest(LoginDocument, { email: email.trim(), password }, { auth: false })
+    session.set(data.login)
+    return fetchMe()
+  }
+
+  async function register(input: RegisterInput): Promise<CurrentUser | null> {
+    const data = await gqlRequest(RegisterDocument, { input }, { auth: false })
+    session.set(data.register)
+    return fetchMe()
+  }
+
+  async function logout(): Promise<void> {
+    const refreshToken = session.refreshToken
+    if (refreshToken) await gqlRequest(LogoutDocument, { refreshToken }).catch(() => undefined)
+    session.clear()
+    user.value = null
+  }
+
+  const residency = computed(() => user.value?.residency ?? null)
+  const isVerifiedResident = computed(() => residency.value?.status === 'APPROVED')
+  const villageCode = computed(() => (isVerifiedResident.value ? residency.value?.divisionCode ?? null : null))
+  const isStaff = computed(() => (user.value?.roles.length ?? 0) > 0)
+
+  return { user, signedIn, fetchMe, restore, login, register, logout, residency, isVerifiedResident, villageCode, isStaff }
+})
