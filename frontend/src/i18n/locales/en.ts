@@ -1,6 +1,8 @@
 import type zhCN from './zh-CN'
+import resident from './resident.en'
 
 const en: typeof zhCN = {
+  resident,
   app: {
     name: 'Yishi',
     tagline: 'Community consultation',

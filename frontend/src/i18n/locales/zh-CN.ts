@@ -1,7 +1,10 @@
 // Shared messages (both halves): app, common words, errors, enum labels.
-// The resident pages add theirs under `resident.*` (resident.ts), the admin
+// The resident pages add theirs under `resident.*` (resident.zh-CN.ts, resident.en.ts), the admin
 // panel under `admin.*` via mergeMessages.
+import resident from './resident.zh-CN'
+
 export default {
+  resident,
   app: {
     name: '议事',
     tagline: '城乡社区协商',
