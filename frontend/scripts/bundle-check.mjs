@@ -25,7 +25,8 @@ function add(key) {
   for (const dep of entry.imports ?? []) add(dep)
 }
 add('index.html')
-for (const key of HOME_ROUTE) add(key)
+// (they may be in the entry chunk already, then they have no entry of their own)
+for (const key of HOME_ROUTE) if (manifest[key]) add(key)
 
 let total = 0
 const rows = []
