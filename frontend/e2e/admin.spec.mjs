@@ -1,0 +1,208 @@
+// The organisers' admin panel at 1440×900, against a real `yishi serve` on a
+// fresh database: the 夏官营镇 (township) organiser signs in, creates a topic
+// (validation first), announces, opens, watches results arrive live while
+// three residents (过店子村 ×2, 太平堡村) give opinions through the API,
+// exports the opinions as CSV, closes, publishes the outcome, reads the
+// dissent themes and explains to the dissenters with a preview of how many
+// it reaches; the explanation really reaches the dissenters (API and email).
+// A resident without a staff role is refused. Screenshots: e2e/artifacts/admin-*.png
+import { after, afterEach, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { launchBrowser, newDesktopPage, screenshot, startMailbox, startServer } from './harness.mjs'
+
+const TITLE = '夏官营镇集中供暖改造方案'
+const BODY = '镇区冬季取暖以散煤为主，拟将镇区主干管网延伸至过店子村和太平堡村，实行集中供暖，每户每年缴纳取暖费约 1800 元。您是否同意？'
+const EXPLANATION = '感谢大家的意见。取暖费将按面积分档，低保户全额减免；管网施工安排在 9 月前完成，不影响秋收。'
+
+let mail, app, browser, page, topicId
+const tokens = {}
+
+before(async () => {
+  mail = await startMailbox()
+  app = await startServer({ mailbox: mail })
+  browser = await launchBrowser()
+  page = await newDesktopPage(browser, app, { acceptDownloads: true })
+  for (const r of ['resident1', 'resident2', 'resident3']) tokens[r] = await app.login(`${r}@yishi.example`)
+})
+
+afterEach(async (t) => {
+  if (page && !page.isClosed()) {
+    await screenshot(page, `admin-last-${t.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {})
+  }
+})
+
+after(async () => {
+  await browser?.close()
+  await app?.stop()
+  await mail?.close()
+})
+
+/** Clicks a lifecycle button and confirms the Element Plus message box. */
+async function lifecycle(name, stateAfter) {
+  await page.getByRole('button', { name, exact: true }).click()
+  const box = page.locator('.el-message-box')
+  await box.waitFor()
+  await box.getByRole('button', { name: '确定' }).click()
+  await page.locator('.page-head .el-tag', { hasText: stateAfter }).waitFor()
+}
+
+async function opine(resident, stance, reason) {
+  await app.gql(
+    'mutation($t: ID!, $s: Stance, $r: String) { submitOpinion(topicId: $t, stance: $s, reason: $r) { id } }',
+    { t: topicId, s: stance, r: reason },
+    tokens[resident],
+  )
+}
+
+test('signs in on the admin sign-in page (checked before sending) and sees the dashboard', async () => {
+  await page.goto('/admin/topics')
+  await page.getByRole('heading', { name: '管理后台登录' }).waitFor()
+  await page.getByRole('button', { name: '登录' }).click()
+  await page.locator('.el-form-item__error', { hasText: '必填' }).first().waitFor()
+  await page.getByLabel('邮箱').fill('township@yishi.example')
+  await page.getByLabel('密码').fill('wrong-password-123')
+  await page.getByRole('button', { name: '登录' }).click()
+  await page.getByRole('alert').filter({ hasText: '请重新登录' }).waitFor()
+  await page.getByLabel('密码').fill(app.password('township@yishi.example'))
+  await page.getByRole('button', { name: '登录' }).click()
+  // Back where the organiser wanted to go.
+  await page.getByRole('heading', { name: '议题' }).waitFor()
+  await page.getByRole('menuitem', { name: '数据看板' }).click()
+  await page.getByRole('heading', { name: /数据看板 · 夏官营镇/ }).waitFor()
+  await page.getByText('议题总数').first().waitFor()
+  await screenshot(page, 'admin-01-dashboard')
+})
+
+test('creates a topic: the form is checked before sending, then saved as a draft', async () => {
+  await page.getByRole('menuitem', { name: '议题', exact: true }).click()
+  await page.getByRole('link', { name: '新建议题' }).click()
+  await page.getByRole('heading', { name: '新建议题' }).waitFor()
+  await page.getByRole('button', { name: '保存为草稿' }).click()
+  await page.locator('.el-form-item__error', { hasText: '必填' }).first().waitFor()
+  assert.ok((await page.locator('.el-form-item__error', { hasText: '必填' }).count()) >= 3)
+
+  await page.locator('#topic-title').fill(TITLE)
+  await page.locator('#topic-body').fill(BODY)
+  await page.locator('.el-select', { has: page.locator('#topic-category') }).click()
+  await page.locator('.el-select-dropdown__item', { hasText: '公共设施' }).click()
+  await page.getByText('不同意时须写明理由').click()
+  // The scope defaults to the organiser's own division.
+  await page.locator('.el-cascader input').first().waitFor()
+  assert.equal(await page.locator('.el-cascader input').first().inputValue(), '夏官营镇')
+  await screenshot(page, 'admin-02-new-topic')
+  await page.getByRole('button', { name: '保存为草稿' }).click()
+  await page.getByRole('heading', { name: TITLE }).waitFor()
+  topicId = page.url().match(/\/admin\/topics\/(\d+)/)[1]
+  // A draft offers edit, announce and withdraw only.
+  const actions = await page.getByRole('group', { name: '议题流程操作' }).getByRole('button').allInnerTexts()
+  assert.deepEqual(actions.map((s) => s.trim()), ['编辑', '发布预告', '撤回议题'])
+})
+
+test('announces and opens the topic', async () => {
+  await lifecycle('发布预告', '已预告')
+  await lifecycle('开始征集', '征集中')
+  const actions = await page.getByRole('group', { name: '议题流程操作' }).getByRole('button').allInnerTexts()
+  assert.deepEqual(actions.map((s) => s.trim()), ['截止征集', '撤回议题'])
+  await screenshot(page, 'admin-03-open')
+})
+
+test('results arrive live while residents give opinions', async () => {
+  await page.getByRole('tab', { name: '结果' }).click()
+  await page.getByText('实时', { exact: false }).first().waitFor()
+  await page.getByText('还没有意见').waitFor()
+  await opine('resident1', 'SUPPORT', null)
+  await opine('resident2', 'OPPOSE', '取暖费太贵了，老人负担不起，希望按面积收费。')
+  await opine('resident3', 'OPPOSE', '施工会影响秋收，取暖费也偏高。')
+  // Pushed over graphql-ws, no reload.
+  await page.locator('.el-statistic', { hasText: '意见数' }).getByText('3', { exact: true }).waitFor()
+  await page.getByRole('img', { name: '各区划意见分布图' }).waitFor()
+  await page.getByRole('cell', { name: '太平堡村' }).waitFor()
+  await screenshot(page, 'admin-04-results-live')
+})
+
+test('filters the opinions and exports them as CSV (token in a header, not the URL)', async () => {
+  await page.getByRole('tab', { name: '意见', exact: true }).click()
+  await page.getByRole('cell', { name: /取暖费太贵了/ }).waitFor()
+  assert.equal(await page.locator('.el-table__body-wrapper tbody tr').count(), 3)
+  await page.getByLabel('搜索理由').fill('秋收')
+  await page.waitForFunction(() => document.querySelectorAll('.el-tab-pane:not([style*="display: none"]) .el-table__body-wrapper tbody tr').length === 1)
+  const urls = []
+  page.on('request', (r) => urls.push(r.url()))
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '导出 CSV' }).click()])
+  assert.equal(download.suggestedFilename(), `topic-${topicId}-opinions.csv`)
+  const csv = readFileSync(await download.path(), 'utf8')
+  assert.match(csv, /取暖费太贵了/)
+  assert.ok(!urls.some((u) => /token|Bearer/i.test(u)), 'no token in any URL')
+  await page.getByLabel('搜索理由').fill('')
+  await screenshot(page, 'admin-05-opinions')
+})
+
+test('closes the topic and publishes the outcome', async () => {
+  await lifecycle('截止征集', '已截止')
+  await page.getByRole('button', { name: '形成协商意见', exact: true }).click()
+  const dialog = page.getByRole('dialog', { name: '形成协商意见' })
+  await dialog.waitFor()
+  await dialog.getByRole('button', { name: '发布协商意见' }).click()
+  await dialog.locator('.el-form-item__error', { hasText: '必填' }).first().waitFor()
+  await dialog.getByText('支持', { exact: true }).click()
+  await dialog.locator('#outcome-decision').fill('实施集中供暖改造，取暖费按面积分档收取，低保户减免。')
+  await dialog.locator('#outcome-body').fill('夏官营镇人民政府')
+  const deadline = new Date(Date.now() + 120 * 86_400_000)
+  const pad = (n) => String(n).padStart(2, '0')
+  await dialog.locator('#outcome-deadline').fill(`${deadline.getFullYear()}-${pad(deadline.getMonth() + 1)}-${pad(deadline.getDate())} 18:00:00`)
+  await dialog.locator('#outcome-deadline').press('Enter')
+  await dialog.getByText('落实期限').click()
+  await screenshot(page, 'admin-06-outcome')
+  await dialog.getByRole('button', { name: '发布协商意见' }).click()
+  await page.locator('.page-head .el-tag', { hasText: '已形成意见' }).waitFor()
+})
+
+test('reads the dissent themes and the villages whose majority dissents', async () => {
+  await page.getByRole('tab', { name: '不同意见' }).click()
+  await page.getByRole('heading', { name: '反对理由关键词' }).waitFor()
+  await page.getByRole('cell', { name: '取暖费' }).waitFor()
+  await screenshot(page, 'admin-07-dissent')
+})
+
+test('explains the outcome to the dissenters with a preview of its recipients', async () => {
+  await page.getByRole('tab', { name: '解释说明' }).click()
+  const preview = page.getByTestId('explain-preview')
+  await preview.getByText('将送达 2 位居民').waitFor()
+  await page.getByRole('button', { name: '发布解释说明' }).click()
+  await page.locator('.el-form-item__error', { hasText: '必填' }).waitFor()
+  await page.locator('#explain-body').fill(EXPLANATION)
+  await preview.getByText(EXPLANATION).waitFor()
+  await screenshot(page, 'admin-08-explain')
+  await page.getByRole('button', { name: '发布解释说明' }).click()
+  const box = page.locator('.el-message-box')
+  await box.getByText('将发送给 2 位居民').waitFor()
+  await box.getByRole('button', { name: '确定' }).click()
+  await page.getByText('已发布的解释说明', { exact: true }).waitFor()
+  await page.locator('.el-timeline-item', { hasText: EXPLANATION }).waitFor()
+  await screenshot(page, 'admin-09-explained')
+
+  for (const [who, expected] of [['resident1', 0], ['resident2', 1], ['resident3', 1]]) {
+    const data = await app.gql('{ myExplanations { body } }', {}, tokens[who])
+    assert.equal(data.myExplanations.length, expected, who)
+  }
+  await mail.waitFor((m) => m.to.includes('resident3@yishi.example') && /\/explanations\//.test(m.text))
+})
+
+test('switches to English', async () => {
+  await page.getByRole('radio', { name: 'English' }).click({ force: true })
+  await page.getByRole('menuitem', { name: 'Dashboard' }).waitFor()
+  await page.getByRole('tab', { name: 'Explanations' }).waitFor()
+  await page.getByRole('radio', { name: '中文' }).click({ force: true })
+  await page.getByRole('menuitem', { name: '数据看板' }).waitFor()
+})
+
+test('a resident without a staff role is refused', async () => {
+  const other = await newDesktopPage(browser, app)
+  await other.goto('/admin/login')
+  await other.getByLabel('邮箱').fill('resident1@yishi.example')
+  await other.getByLabel('密码').fill(app.password('resident1@yishi.example'))
+  await other.getByRole('button', { name: '登录' }).click()
+  await other.getByText('没有管理权限').waitFor()
+  await other.context().close()
+})

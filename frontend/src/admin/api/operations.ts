@@ -1,0 +1,724 @@
+/**
+ * Every GraphQL operation of the admin panel, typed from `schema.graphql`
+ * by GraphQL Code Generator. Names start with `Admin` so they never clash
+ * with the resident pages' operations.
+ */
+import { graphql } from '@/gql'
+
+export const AdminDivisionDocument = graphql(`
+  query AdminDivision($code: String!) {
+    division(code: $code) {
+      code
+      name
+      level
+      parentCode
+      pathName
+      ancestors {
+        code
+        name
+      }
+    }
+  }
+`)
+
+export const AdminDivisionsDocument = graphql(`
+  query AdminDivisions($parentCode: String, $nameContains: String, $first: Int, $after: String) {
+    divisions(parentCode: $parentCode, nameContains: $nameContains, first: $first, after: $after) {
+      nodes {
+        code
+        fullCode
+        name
+        level
+        parentCode
+        pathName
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminDashboardDocument = graphql(`
+  query AdminDashboard($code: String!) {
+    dashboard(divisionCode: $code) {
+      division {
+        ...AdminKpis
+      }
+      children {
+        ...AdminKpis
+      }
+    }
+  }
+  fragment AdminKpis on DivisionKpis {
+    divisionCode
+    topicsByState {
+      state
+      count
+    }
+    responses
+    eligible
+    participation
+    completedOnTime
+    completedLate
+    onTimeRate
+    overdue
+    dissenters
+    explained
+    explanationCoverage
+    satisfied
+    unsatisfied
+    satisfaction
+  }
+`)
+
+export const AdminTopicsDocument = graphql(`
+  query AdminTopics(
+    $within: String
+    $states: [TopicState!]
+    $category: TopicCategory
+    $overdue: Boolean
+    $first: Int
+    $after: String
+  ) {
+    topics(withinDivision: $within, states: $states, category: $category, overdue: $overdue, first: $first, after: $after) {
+      nodes {
+        id
+        title
+        category
+        kind
+        state
+        scopeCode
+        scope {
+          code
+          name
+          pathName
+        }
+        opensAt
+        closesAt
+        deadline
+        overdue
+        createdAt
+        updatedAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminSupervisedTopicsDocument = graphql(`
+  query AdminSupervisedTopics($within: String, $states: [TopicState!], $overdue: Boolean, $after: String) {
+    topics(withinDivision: $within, states: $states, overdue: $overdue, first: 50, after: $after) {
+      nodes {
+        id
+        title
+        state
+        scope {
+          code
+          name
+        }
+        deadline
+        overdue
+        outcome {
+          version
+          decision
+          responsibleBody
+          deadline
+        }
+        supervisionFlags {
+          id
+          outcomeVersion
+          reason
+          legalBasis
+          status
+          createdAt
+          resolvedByVersion
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminTopicDocument = graphql(`
+  query AdminTopic($id: ID!) {
+    topic(id: $id) {
+      id
+      title
+      body
+      category
+      kind
+      state
+      scopeCode
+      scope {
+        code
+        name
+        level
+        pathName
+      }
+      technical
+      reasonRequiredForDissent
+      quorumPercent
+      eligibility
+      noticeAt
+      opensAt
+      closesAt
+      announcedAt
+      openedAt
+      closedAt
+      withdrawnAt
+      withdrawReason
+      createdAt
+      updatedAt
+      options {
+        id
+        position
+        label
+      }
+      nextStates
+      assessments {
+        id
+        title
+        body
+        bodyName
+        authorName
+        publishedAt
+      }
+      meetings {
+        id
+        heldAt
+        place
+        attendees
+        minutes
+      }
+      outcome {
+        ...AdminOutcome
+      }
+      outcomeVersions {
+        ...AdminOutcome
+      }
+      progressUpdates {
+        id
+        body
+        percent
+        publishedAt
+      }
+      supervisionFlags {
+        id
+        outcomeVersion
+        reason
+        legalBasis
+        status
+        createdAt
+        resolvedByVersion
+      }
+      explanations {
+        id
+        audience
+        divisionCode
+        body
+        recipients
+        publishedAt
+      }
+      deadline
+      completedAt
+      overdue
+      completedOnTime
+    }
+  }
+  fragment AdminOutcome on Outcome {
+    version
+    decision
+    adoptedStance
+    adoptedOptionId
+    responsibleBody
+    deadline
+    entrustedBy
+    changeReason
+    flagId
+    publishedAt
+  }
+`)
+
+export const AdminCreateTopicDocument = graphql(`
+  mutation AdminCreateTopic($input: TopicInput!) {
+    createTopic(input: $input) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminUpdateTopicDocument = graphql(`
+  mutation AdminUpdateTopic($id: ID!, $input: TopicInput!) {
+    updateTopic(id: $id, input: $input) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminAnnounceTopicDocument = graphql(`
+  mutation AdminAnnounceTopic($id: ID!) {
+    announceTopic(id: $id) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminOpenTopicDocument = graphql(`
+  mutation AdminOpenTopic($id: ID!) {
+    openTopic(id: $id) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminCloseTopicDocument = graphql(`
+  mutation AdminCloseTopic($id: ID!) {
+    closeTopic(id: $id) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminWithdrawTopicDocument = graphql(`
+  mutation AdminWithdrawTopic($id: ID!, $reason: String!) {
+    withdrawTopic(id: $id, reason: $reason) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminStartImplementationDocument = graphql(`
+  mutation AdminStartImplementation($id: ID!) {
+    startImplementation(topicId: $id) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminCompleteTopicDocument = graphql(`
+  mutation AdminCompleteTopic($id: ID!) {
+    completeTopic(topicId: $id) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminPublishOutcomeDocument = graphql(`
+  mutation AdminPublishOutcome($id: ID!, $input: OutcomeInput!) {
+    publishOutcome(topicId: $id, input: $input) {
+      version
+    }
+  }
+`)
+
+export const AdminCorrectOutcomeDocument = graphql(`
+  mutation AdminCorrectOutcome($id: ID!, $input: OutcomeInput!, $changeReason: String!) {
+    correctOutcome(topicId: $id, input: $input, changeReason: $changeReason) {
+      version
+    }
+  }
+`)
+
+export const AdminPublishProgressDocument = graphql(`
+  mutation AdminPublishProgress($id: ID!, $body: String!, $percent: Int!) {
+    publishProgress(topicId: $id, body: $body, percent: $percent) {
+      id
+    }
+  }
+`)
+
+export const AdminFlagOutcomeDocument = graphql(`
+  mutation AdminFlagOutcome($id: ID!, $reason: String!, $legalBasis: String!) {
+    flagOutcome(topicId: $id, reason: $reason, legalBasis: $legalBasis) {
+      id
+    }
+  }
+`)
+
+export const AdminPublishAssessmentDocument = graphql(`
+  mutation AdminPublishAssessment($id: ID!, $input: AssessmentInput!) {
+    publishAssessment(topicId: $id, input: $input) {
+      id
+    }
+  }
+`)
+
+export const AdminRecordMeetingDocument = graphql(`
+  mutation AdminRecordMeeting($id: ID!, $input: MeetingInput!) {
+    recordMeeting(topicId: $id, input: $input) {
+      id
+    }
+  }
+`)
+
+export const AdminOpinionsDocument = graphql(`
+  query AdminOpinions(
+    $topicId: ID!
+    $stances: [Stance!]
+    $optionIds: [ID!]
+    $divisionCode: String
+    $text: String
+    $proxy: Boolean
+    $first: Int
+    $after: String
+  ) {
+    opinions(
+      topicId: $topicId
+      stances: $stances
+      optionIds: $optionIds
+      divisionCode: $divisionCode
+      text: $text
+      proxy: $proxy
+      first: $first
+      after: $after
+    ) {
+      nodes {
+        id
+        stance
+        optionId
+        reason
+        villageCode
+        village {
+          name
+        }
+        proxy
+        confirmedAt
+        residentName
+        revision
+        updatedAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminTopicResultsDocument = graphql(`
+  query AdminTopicResults($topicId: ID!, $level: DivisionLevel, $within: String) {
+    topicResults(topicId: $topicId, level: $level, within: $within) {
+      topicId
+      level
+      state
+      quorumPercent
+      consensus
+      dissentingDivisionCodes
+      minCell
+      fullDetail
+      overall {
+        ...AdminDivisionResult
+      }
+      rows {
+        ...AdminDivisionResult
+      }
+    }
+  }
+  fragment AdminDivisionResult on DivisionResult {
+    divisionCode
+    folded
+    divisions
+    total
+    eligible
+    participation
+    quorumMet
+    counts {
+      stance
+      optionId
+      label
+      count
+      share
+    }
+    division {
+      code
+      name
+      level
+    }
+  }
+`)
+
+export const AdminTopicResultsLiveDocument = graphql(`
+  subscription AdminTopicResultsLive($topicId: ID!, $level: DivisionLevel, $within: String) {
+    topicResults(topicId: $topicId, level: $level, within: $within) {
+      topicId
+      level
+      state
+      quorumPercent
+      consensus
+      dissentingDivisionCodes
+      minCell
+      fullDetail
+      overall {
+        ...AdminDivisionResult
+      }
+      rows {
+        ...AdminDivisionResult
+      }
+    }
+  }
+`)
+
+export const AdminTopicPulseDocument = graphql(`
+  subscription AdminTopicPulse($topicId: ID!) {
+    topicResults(topicId: $topicId, level: COUNTY) {
+      topicId
+      overall {
+        total
+      }
+    }
+  }
+`)
+
+export const AdminDissentThemesDocument = graphql(`
+  query AdminDissentThemes($topicId: ID!, $divisionCode: String, $top: Int) {
+    dissentThemes(topicId: $topicId, divisionCode: $divisionCode, top: $top) {
+      keyword
+      count
+      sampleOpinionIds
+    }
+  }
+`)
+
+export const AdminAudienceSizeDocument = graphql(`
+  query AdminAudienceSize($topicId: ID!, $audience: ExplanationAudienceInput!) {
+    explanationAudienceSize(topicId: $topicId, audience: $audience)
+  }
+`)
+
+export const AdminPublishExplanationDocument = graphql(`
+  mutation AdminPublishExplanation($topicId: ID!, $audience: ExplanationAudienceInput!, $body: String!) {
+    publishExplanation(topicId: $topicId, audience: $audience, body: $body) {
+      id
+      recipients
+    }
+  }
+`)
+
+export const AdminCoverageDocument = graphql(`
+  query AdminCoverage($topicId: ID!, $level: DivisionLevel) {
+    explanationCoverage(topicId: $topicId, level: $level) {
+      overall {
+        ...AdminCoverageRow
+      }
+      rows {
+        ...AdminCoverageRow
+      }
+    }
+  }
+  fragment AdminCoverageRow on ExplanationCoverage {
+    divisionCode
+    dissenters
+    explained
+    read
+    satisfied
+    unsatisfied
+    notYetExplained
+  }
+`)
+
+export const AdminResidencyRequestsDocument = graphql(`
+  query AdminResidencyRequests($divisionCode: String, $status: ResidencyStatus, $after: String) {
+    residencyRequests(divisionCode: $divisionCode, status: $status, first: 50, after: $after) {
+      nodes {
+        id
+        status
+        divisionCode
+        division {
+          name
+          pathName
+        }
+        user {
+          id
+          email
+          displayName
+        }
+        note
+        decisionReason
+        requestedAt
+        decidedAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminApproveResidencyDocument = graphql(`
+  mutation AdminApproveResidency($id: ID!) {
+    approveResidency(id: $id) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminRejectResidencyDocument = graphql(`
+  mutation AdminRejectResidency($id: ID!, $reason: String!) {
+    rejectResidency(id: $id, reason: $reason) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminRoleAssignmentsDocument = graphql(`
+  query AdminRoleAssignments($userId: ID) {
+    roleAssignments(userId: $userId) {
+      id
+      role
+      divisionCode
+      createdAt
+      userId
+      division {
+        name
+        pathName
+      }
+    }
+  }
+`)
+
+export const AdminUserByEmailDocument = graphql(`
+  query AdminUserByEmail($email: String!) {
+    userByEmail(email: $email) {
+      id
+      email
+      displayName
+      emailVerified
+      createdAt
+      residency {
+        divisionCode
+        division {
+          pathName
+        }
+      }
+      roles {
+        id
+        role
+        divisionCode
+        division {
+          pathName
+        }
+      }
+    }
+  }
+`)
+
+export const AdminAssignRoleDocument = graphql(`
+  mutation AdminAssignRole($userId: ID!, $role: Role!, $divisionCode: String!) {
+    assignRole(userId: $userId, role: $role, divisionCode: $divisionCode) {
+      id
+    }
+  }
+`)
+
+export const AdminRevokeRoleDocument = graphql(`
+  mutation AdminRevokeRole($id: ID!) {
+    revokeRole(id: $id) {
+      id
+    }
+  }
+`)
+
+export const AdminSuggestionsDocument = graphql(`
+  query AdminSuggestions($divisionCode: String, $status: SuggestionStatus, $after: String) {
+    suggestions(divisionCode: $divisionCode, status: $status, first: 50, after: $after) {
+      nodes {
+        id
+        divisionCode
+        division {
+          name
+          pathName
+        }
+        title
+        body
+        category
+        status
+        supporters
+        authorDisplayName
+        declineReason
+        topicId
+        createdAt
+        decidedAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminAdoptSuggestionDocument = graphql(`
+  mutation AdminAdoptSuggestion(
+    $id: ID!
+    $kind: TopicKind
+    $options: [String!]
+    $opensAt: DateTime
+    $closesAt: DateTime
+  ) {
+    adoptSuggestion(id: $id, kind: $kind, options: $options, opensAt: $opensAt, closesAt: $closesAt) {
+      id
+      status
+      topicId
+    }
+  }
+`)
+
+export const AdminDeclineSuggestionDocument = graphql(`
+  mutation AdminDeclineSuggestion($id: ID!, $reason: String!) {
+    declineSuggestion(id: $id, reason: $reason) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminOutboxDocument = graphql(`
+  query AdminOutbox($status: EmailStatus, $after: String) {
+    outbox(status: $status, first: 50, after: $after) {
+      nodes {
+        id
+        kind
+        recipient
+        locale
+        status
+        attempts
+        nextAttemptAt
+        lastError
+        createdAt
+        sentAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)
+
+export const AdminRetryEmailDocument = graphql(`
+  mutation AdminRetryEmail($id: ID!) {
+    retryEmail(id: $id) {
+      id
+      status
+    }
+  }
+`)

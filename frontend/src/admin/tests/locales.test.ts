@@ -1,0 +1,93 @@
+// Every admin message key used in src/admin exists in both languages, the two
+// locales have the same keys, and every message compiles.
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import zhCN from '../locales/zh-CN'
+import en from '../locales/en'
+import sharedZh from '@/i18n/locales/zh-CN'
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f)
+    if (statSync(p).isDirectory()) return f === 'tests' ? [] : files(p)
+    return /\.(ts|vue)$/.test(f) ? [p] : []
+  })
+}
+
+function leaves(obj: unknown, path = ''): string[] {
+  if (typeof obj === 'string') return [path]
+  if (obj && typeof obj === 'object') return Object.entries(obj).flatMap(([k, v]) => leaves(v, path ? `${path}.${k}` : k))
+  return []
+}
+
+function has(obj: unknown, key: string): boolean {
+  let cur: unknown = obj
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object' || !(part in cur)) return false
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return typeof cur === 'string'
+}
+
+const root = join(__dirname, '..')
+const sources = files(root).map((f) => readFileSync(f, 'utf8'))
+
+describe('admin messages', () => {
+  const adminKeys = new Set<string>()
+  const sharedKeys = new Set<string>()
+  for (const src of sources) {
+    for (const m of src.matchAll(/'admin\.([\w.]+)'/g)) adminKeys.add(m[1])
+    for (const m of src.matchAll(/\bt\(\s*'((?:common|errors|app|fields|enums)\.[\w.]+)'/g)) sharedKeys.add(m[1])
+  }
+
+  it('finds the keys in the code', () => {
+    expect(adminKeys.size).toBeGreaterThan(200)
+  })
+
+  it('has every used admin key in both languages', () => {
+    expect([...adminKeys].filter((k) => !has(zhCN, k))).toEqual([])
+    expect([...adminKeys].filter((k) => !has(en, k))).toEqual([])
+  })
+
+  it('has every used shared key', () => {
+    expect([...sharedKeys].filter((k) => !has(sharedZh, k))).toEqual([])
+  })
+
+  it('has the same keys in zh-CN and en', () => {
+    expect(leaves(en).sort()).toEqual(leaves(zhCN).sort())
+  })
+
+  it('has the keys built from enums', () => {
+    for (const a of ['announce', 'open', 'close', 'startImplementation', 'complete']) {
+      expect(has(zhCN, `lifecycle.confirm.${a}`), a).toBe(true)
+      expect(has(zhCN, `lifecycle.done.${a}`), a).toBe(true)
+    }
+    for (const a of ['edit', 'announce', 'open', 'close', 'decide', 'startImplementation', 'complete', 'withdraw']) {
+      expect(has(zhCN, `lifecycle.action.${a}`), a).toBe(true)
+    }
+    expect(has(zhCN, 'lifecycle.done.withdraw')).toBe(true)
+    for (const k of ['ALL_DISSENTERS', 'DIVISION', 'OPINIONS', 'UNSATISFIED']) expect(has(zhCN, `explain.kind.${k}`)).toBe(true)
+    for (const s of ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'SKIPPED', 'HELD', 'DIGESTED']) expect(has(zhCN, `outbox.state.${s}`)).toBe(true)
+  })
+
+  it.each(['zh-CN', 'en'] as const)('every %s message compiles', async (locale) => {
+    const { i18n } = await import('@/i18n')
+    const { installAdminMessages } = await import('../locales')
+    installAdminMessages()
+    const errors: unknown[] = []
+    const orig = console.error
+    console.error = (...a: unknown[]) => errors.push(a)
+    const broken: string[] = []
+    try {
+      for (const key of leaves(locale === 'zh-CN' ? zhCN : en)) {
+        const out = i18n.global.t(`admin.${key}`, { n: 1, name: 'x', title: 'x', reason: 'x', time: 'x', v: 2, k: 5, onTime: 1, late: 0, explained: 1, dissenters: 2, satisfied: 1, unsatisfied: 0 }, { locale })
+        if (!out || out === `admin.${key}`) broken.push(key)
+      }
+    } finally {
+      console.error = orig
+    }
+    expect(broken).toEqual([])
+    expect(errors).toEqual([])
+  })
+})
