@@ -38,6 +38,29 @@ after(async () => {
   await mail?.close()
 })
 
+// One flow: once a step fails, the later ones are skipped (not timed out one by one).
+let broken = null
+function step(name, fn) {
+  test(name, async (t) => {
+    if (broken) return t.skip(`an earlier step failed: ${broken}`)
+    try {
+      await fn()
+    } catch (err) {
+      broken = name
+      throw err
+    }
+  })
+}
+
+const pad = (n) => String(n).padStart(2, '0')
+/** Types a date-time into an Element Plus date picker, in the page's time zone (Asia/Shanghai, UTC+8). */
+async function fillDate(locator, date) {
+  const d = new Date(date.getTime() + 8 * 3_600_000)
+  const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:00`
+  await locator.fill(text)
+  await locator.press('Enter')
+}
+
 /** Clicks a lifecycle button and confirms the Element Plus message box. */
 async function lifecycle(name, stateAfter) {
   await page.getByRole('button', { name, exact: true }).click()
@@ -55,7 +78,7 @@ async function opine(resident, stance, reason) {
   )
 }
 
-test('signs in on the admin sign-in page (checked before sending) and sees the dashboard', async () => {
+step('signs in on the admin sign-in page (checked before sending) and sees the dashboard', async () => {
   await page.goto('/admin/topics')
   await page.getByRole('heading', { name: '管理后台登录' }).waitFor()
   await page.getByRole('button', { name: '登录' }).click()
@@ -74,7 +97,7 @@ test('signs in on the admin sign-in page (checked before sending) and sees the d
   await screenshot(page, 'admin-01-dashboard')
 })
 
-test('creates a topic: the form is checked before sending, then saved as a draft', async () => {
+step('creates a topic: the form is checked before sending, then saved as a draft', async () => {
   await page.getByRole('menuitem', { name: '议题', exact: true }).click()
   await page.getByRole('link', { name: '新建议题' }).click()
   await page.getByRole('heading', { name: '新建议题' }).waitFor()
@@ -87,6 +110,14 @@ test('creates a topic: the form is checked before sending, then saved as a draft
   await page.locator('.el-select', { has: page.locator('#topic-category') }).click()
   await page.locator('.el-select-dropdown__item', { hasText: '公共设施' }).click()
   await page.getByText('不同意时须写明理由').click()
+  // Opening later than closing is refused before sending.
+  await fillDate(page.locator('#topic-opens'), new Date(Date.now() + 10 * 60_000))
+  await fillDate(page.locator('#topic-closes'), new Date(Date.now() - 86_400_000))
+  await page.getByRole('heading', { name: '新建议题' }).click()
+  await page.getByRole('button', { name: '保存为草稿' }).click()
+  await page.locator('.el-form-item__error', { hasText: '截止时间须晚于开始时间' }).waitFor()
+  await fillDate(page.locator('#topic-closes'), new Date(Date.now() + 7 * 86_400_000))
+  await page.getByRole('heading', { name: '新建议题' }).click()
   // The scope defaults to the organiser's own division.
   await page.locator('.el-cascader input').first().waitFor()
   assert.equal(await page.locator('.el-cascader input').first().inputValue(), '夏官营镇')
@@ -99,7 +130,7 @@ test('creates a topic: the form is checked before sending, then saved as a draft
   assert.deepEqual(actions.map((s) => s.trim()), ['编辑', '发布预告', '撤回议题'])
 })
 
-test('announces and opens the topic', async () => {
+step('announces and opens the topic', async () => {
   await lifecycle('发布预告', '已预告')
   await lifecycle('开始征集', '征集中')
   const actions = await page.getByRole('group', { name: '议题流程操作' }).getByRole('button').allInnerTexts()
@@ -107,7 +138,7 @@ test('announces and opens the topic', async () => {
   await screenshot(page, 'admin-03-open')
 })
 
-test('results arrive live while residents give opinions', async () => {
+step('results arrive live while residents give opinions', async () => {
   await page.getByRole('tab', { name: '结果' }).click()
   await page.getByText('实时', { exact: false }).first().waitFor()
   await page.getByText('还没有意见').waitFor()
@@ -121,12 +152,13 @@ test('results arrive live while residents give opinions', async () => {
   await screenshot(page, 'admin-04-results-live')
 })
 
-test('filters the opinions and exports them as CSV (token in a header, not the URL)', async () => {
+step('filters the opinions and exports them as CSV (token in a header, not the URL)', async () => {
   await page.getByRole('tab', { name: '意见', exact: true }).click()
   await page.getByRole('cell', { name: /取暖费太贵了/ }).waitFor()
-  assert.equal(await page.locator('.el-table__body-wrapper tbody tr').count(), 3)
+  const rows = (n) => page.waitForFunction((n) => document.querySelectorAll('#pane-opinions .el-table__body-wrapper tbody tr').length === n, n)
+  await rows(3)
   await page.getByLabel('搜索理由').fill('秋收')
-  await page.waitForFunction(() => document.querySelectorAll('.el-tab-pane:not([style*="display: none"]) .el-table__body-wrapper tbody tr').length === 1)
+  await rows(1)
   const urls = []
   page.on('request', (r) => urls.push(r.url()))
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '导出 CSV' }).click()])
@@ -138,7 +170,7 @@ test('filters the opinions and exports them as CSV (token in a header, not the U
   await screenshot(page, 'admin-05-opinions')
 })
 
-test('closes the topic and publishes the outcome', async () => {
+step('closes the topic and publishes the outcome', async () => {
   await lifecycle('截止征集', '已截止')
   await page.getByRole('button', { name: '形成协商意见', exact: true }).click()
   const dialog = page.getByRole('dialog', { name: '形成协商意见' })
@@ -148,24 +180,21 @@ test('closes the topic and publishes the outcome', async () => {
   await dialog.getByText('支持', { exact: true }).click()
   await dialog.locator('#outcome-decision').fill('实施集中供暖改造，取暖费按面积分档收取，低保户减免。')
   await dialog.locator('#outcome-body').fill('夏官营镇人民政府')
-  const deadline = new Date(Date.now() + 120 * 86_400_000)
-  const pad = (n) => String(n).padStart(2, '0')
-  await dialog.locator('#outcome-deadline').fill(`${deadline.getFullYear()}-${pad(deadline.getMonth() + 1)}-${pad(deadline.getDate())} 18:00:00`)
-  await dialog.locator('#outcome-deadline').press('Enter')
+  await fillDate(dialog.locator('#outcome-deadline'), new Date(Date.now() + 120 * 86_400_000))
   await dialog.getByText('落实期限').click()
   await screenshot(page, 'admin-06-outcome')
   await dialog.getByRole('button', { name: '发布协商意见' }).click()
   await page.locator('.page-head .el-tag', { hasText: '已形成意见' }).waitFor()
 })
 
-test('reads the dissent themes and the villages whose majority dissents', async () => {
+step('reads the dissent themes and the villages whose majority dissents', async () => {
   await page.getByRole('tab', { name: '不同意见' }).click()
   await page.getByRole('heading', { name: '反对理由关键词' }).waitFor()
   await page.getByRole('cell', { name: '取暖费' }).waitFor()
   await screenshot(page, 'admin-07-dissent')
 })
 
-test('explains the outcome to the dissenters with a preview of its recipients', async () => {
+step('explains the outcome to the dissenters with a preview of its recipients', async () => {
   await page.getByRole('tab', { name: '解释说明' }).click()
   const preview = page.getByTestId('explain-preview')
   await preview.getByText('将送达 2 位居民').waitFor()
@@ -189,7 +218,7 @@ test('explains the outcome to the dissenters with a preview of its recipients', 
   await mail.waitFor((m) => m.to.includes('resident3@yishi.example') && /\/explanations\//.test(m.text))
 })
 
-test('switches to English', async () => {
+step('switches to English', async () => {
   await page.getByRole('radio', { name: 'English' }).click({ force: true })
   await page.getByRole('menuitem', { name: 'Dashboard' }).waitFor()
   await page.getByRole('tab', { name: 'Explanations' }).waitFor()

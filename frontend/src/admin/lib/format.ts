@@ -6,7 +6,7 @@ export function pct(share: number | null | undefined, digits = 1): string {
   return `${(share * 100).toFixed(digits)}%`
 }
 
-/** An ISO date-time in the user's locale and China time ("—" when absent). */
+/** An ISO date-time in the user's locale and time zone, as the date pickers show it ("—" when absent). */
 export function dateTime(iso: string | null | undefined, locale: string): string {
   if (!iso) return '—'
   const d = new Date(iso)
@@ -18,7 +18,6 @@ export function dateTime(iso: string | null | undefined, locale: string): string
     hour: '2-digit',
     minute: '2-digit',
     hour12: false,
-    timeZone: 'Asia/Shanghai',
   }).format(d)
 }
 

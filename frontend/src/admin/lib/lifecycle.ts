@@ -39,6 +39,8 @@ export interface LifecycleTopic {
   nextStates: readonly TopicState[]
   technical?: boolean
   assessments?: readonly unknown[]
+  opensAt?: string | null
+  closesAt?: string | null
 }
 
 export interface ActionButton {
@@ -67,6 +69,7 @@ export function lifecycleActions(topic: LifecycleTopic, canManage: boolean): Act
       input: action === 'withdraw' ? 'reason' : action === 'decide' ? 'outcome' : 'confirm',
       type: action === 'withdraw' ? 'danger' : 'primary',
     }
+    if (action === 'announce' && (!topic.opensAt || !topic.closesAt)) button.blocked = 'needsTimes'
     if (action === 'open' && topic.technical && (topic.assessments?.length ?? 0) === 0) {
       button.blocked = 'needsAssessment'
     }

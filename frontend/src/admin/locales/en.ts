@@ -145,7 +145,10 @@ const en: typeof zhCN = {
       complete: 'Marked completed',
       withdraw: 'Withdrawn',
     },
-    blocked: { needsAssessment: 'A technical matter needs at least one published expert or third-party assessment first' },
+    blocked: {
+      needsTimes: 'Set the opening and closing times (Edit) before announcing',
+      needsAssessment: 'A technical matter needs at least one published expert or third-party assessment first',
+    },
     withdrawTitle: 'Withdraw the topic',
     withdrawReason: 'Why (shown to the public)',
   },
@@ -396,6 +399,37 @@ const en: typeof zhCN = {
     requeued: 'Queued again',
     none: 'No emails',
   },
+}
+
+/** Messages for BAD_USER_INPUT on the admin panel's fields (merged into `errors.field`). */
+export const fieldErrors: typeof import('./zh-CN').fieldErrors = {
+  opensAt: 'The opening time is not right: set it before announcing, leaving residents the notice period',
+  closesAt: 'The closing time must come after the opening time',
+  noticeAt: 'The automatic notice must come before the opening',
+  scopeCode: 'The scope must be a village, township or county you are responsible for',
+  divisionCode: 'Choose a division you are responsible for',
+  category: 'Choose a category',
+  kind: 'Choose a form',
+  options: 'A choice needs 2 to 20 distinct options',
+  quorumPercent: 'The quorum is a whole number from 1 to 100',
+  stakeholderUserIds: 'A stakeholder user number is not right',
+  decision: 'Write the outcome',
+  responsibleBody: 'Name the responsible body',
+  deadline: 'The deadline is not right',
+  adopted: 'Choose the adopted position or option',
+  changeReason: 'Give the reason for the correction',
+  legalBasis: 'Give the legal basis',
+  percent: 'Progress is a whole number from 0 to 100',
+  place: 'Give the meeting place',
+  attendees: 'The attendance is not right',
+  minutes: 'Write the minutes',
+  heldAt: 'The meeting time is not right',
+  audience: 'The audience is not right, or nobody in it needs an explanation',
+  opinionIds: 'Choose the opinions to answer',
+  role: 'Choose a role',
+  userId: 'No such user',
+  topicId: 'No such topic',
+  id: 'Not found',
 }
 
 export default en

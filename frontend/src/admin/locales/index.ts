@@ -1,13 +1,14 @@
 /** Adds the admin panel's messages (under `admin.*`) to both locales. */
 import { mergeMessages } from '@/i18n'
-import zhCN from './zh-CN'
-import en from './en'
+import zhCN, { fieldErrors as zhFields } from './zh-CN'
+import en, { fieldErrors as enFields } from './en'
 
 let installed = false
 
 export function installAdminMessages(): void {
   if (installed) return
   installed = true
-  mergeMessages('zh-CN', { admin: zhCN })
-  mergeMessages('en', { admin: en })
+  // Field messages the shared locale lacks (it has title, body, reason…: kept).
+  mergeMessages('zh-CN', { admin: zhCN, errors: { field: zhFields } })
+  mergeMessages('en', { admin: en, errors: { field: enFields } })
 }

@@ -143,7 +143,10 @@ const zhCN = {
       complete: '已标记为落实完成',
       withdraw: '议题已撤回',
     },
-    blocked: { needsAssessment: '技术性事项须先发布至少一份专家或第三方论证评估' },
+    blocked: {
+      needsTimes: '发布预告前请先编辑议题，设定开始和截止征集的时间',
+      needsAssessment: '技术性事项须先发布至少一份专家或第三方论证评估',
+    },
     withdrawTitle: '撤回议题',
     withdrawReason: '撤回原因（将向公众公开）',
   },
@@ -394,6 +397,37 @@ const zhCN = {
     requeued: '已重新排队',
     none: '没有邮件',
   },
+}
+
+/** Messages for BAD_USER_INPUT on the admin panel's fields (merged into `errors.field`). */
+export const fieldErrors = {
+  opensAt: '开始征集时间有误：发布预告前须设定，并且要留出提前通知居民的时间（预告期）',
+  closesAt: '截止征集时间有误：须晚于开始时间',
+  noticeAt: '自动预告时间有误：须早于开始征集时间',
+  scopeCode: '范围须是您负责的村（社区）、乡镇（街道）或县（区）',
+  divisionCode: '请选择您负责范围内的行政区划',
+  category: '请选择协商内容',
+  kind: '请选择协商形式',
+  options: '选择题需要 2–20 个不重复的选项',
+  quorumPercent: '最低参与率须是 1–100 之间的整数',
+  stakeholderUserIds: '利害关系人的用户编号有误',
+  decision: '请填写协商意见',
+  responsibleBody: '请填写落实责任单位',
+  deadline: '落实期限有误',
+  adopted: '请选择采纳的意见或选项',
+  changeReason: '请填写更正原因',
+  legalBasis: '请填写依据',
+  percent: '进度须是 0–100 之间的整数',
+  place: '请填写会议地点',
+  attendees: '参会人数有误',
+  minutes: '请填写会议纪要',
+  heldAt: '会议时间有误',
+  audience: '解释对象有误，或其中没有需要解释的居民',
+  opinionIds: '请选择要答复的意见',
+  role: '请选择角色',
+  userId: '找不到这个用户',
+  topicId: '找不到这个议题',
+  id: '找不到这条记录',
 }
 
 export default zhCN

@@ -13,8 +13,9 @@ const NEXT: Record<TopicState, TopicState[]> = {
   COMPLETED: [],
   WITHDRAWN: [],
 }
+const TIMES = { opensAt: '2026-05-02T00:00:00Z', closesAt: '2026-05-09T00:00:00Z' }
 const actions = (state: TopicState, canManage = true, extra = {}) =>
-  lifecycleActions({ state, nextStates: NEXT[state], ...extra }, canManage).map((b) => b.action)
+  lifecycleActions({ state, nextStates: NEXT[state], ...TIMES, ...extra }, canManage).map((b) => b.action)
 
 describe('lifecycle actions', () => {
   it('offers exactly the moves the API allows from each state', () => {
@@ -50,6 +51,14 @@ describe('lifecycle actions', () => {
     expect(open.blocked).toBe('needsAssessment')
     const [ok] = lifecycleActions({ state: 'ANNOUNCED', nextStates: NEXT.ANNOUNCED, technical: true, assessments: [{}] }, true)
     expect(ok.blocked).toBeUndefined()
+  })
+
+  it('blocks announcing until the opening and closing times are set', () => {
+    const draft = (opensAt: string | null, closesAt: string | null) =>
+      lifecycleActions({ state: 'DRAFT', nextStates: NEXT.DRAFT, opensAt, closesAt }, true).find((b) => b.action === 'announce')
+    expect(draft(null, null)?.blocked).toBe('needsTimes')
+    expect(draft('2026-05-02T00:00:00Z', null)?.blocked).toBe('needsTimes')
+    expect(draft('2026-05-02T00:00:00Z', '2026-05-09T00:00:00Z')?.blocked).toBeUndefined()
   })
 
   it('maps states to actions and steps', () => {

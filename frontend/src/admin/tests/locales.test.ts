@@ -71,6 +71,22 @@ describe('admin messages', () => {
     for (const s of ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'SKIPPED', 'HELD', 'DIGESTED']) expect(has(zhCN, `outbox.state.${s}`)).toBe(true)
   })
 
+  it('shows API field errors of the admin forms as readable sentences in both languages', async () => {
+    const { errorText, setLocale } = await import('@/i18n')
+    const { ApiError } = await import('@/api/errors')
+    const { installAdminMessages } = await import('../locales')
+    installAdminMessages()
+    const err = new ApiError('BAD_USER_INPUT', 'residents must be notified 72 hours before opening', { field: 'opensAt' })
+    setLocale('zh-CN')
+    expect(errorText(err)).toMatch(/预告期/)
+    setLocale('en')
+    expect(errorText(err)).toMatch(/notice period/)
+    // The shared messages are kept.
+    expect(errorText(new ApiError('BAD_USER_INPUT', 'x', { field: 'title' }))).toBe('A title has 1 to 200 characters.')
+    expect(errorText(new ApiError('CONFLICT', 'explanations follow the published outcome'))).not.toMatch(/explanations follow/)
+    setLocale('zh-CN')
+  })
+
   it.each(['zh-CN', 'en'] as const)('every %s message compiles', async (locale) => {
     const { i18n } = await import('@/i18n')
     const { installAdminMessages } = await import('../locales')
