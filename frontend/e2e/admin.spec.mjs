@@ -235,3 +235,61 @@ test('a resident without a staff role is refused', async () => {
   await other.getByText('没有管理权限').waitFor()
   await other.context().close()
 })
+
+test('the province administrator visits every section; assigns and revokes a role', async () => {
+  const admin = await newDesktopPage(browser, app)
+  await admin.goto('/admin/login')
+  await admin.getByLabel('邮箱').fill('admin@yishi.example')
+  await admin.getByLabel('密码').fill(app.password('admin@yishi.example'))
+  await admin.getByRole('button', { name: '登录' }).click()
+  await admin.getByRole('heading', { name: /数据看板 · 甘肃省/ }).waitFor()
+  // The decided topic rolls up to the province.
+  await admin.getByRole('img', { name: '下级区划议题状态' }).waitFor()
+  await screenshot(admin, 'admin-10-province-dashboard')
+
+  const sections = [
+    ['议题', TITLE],
+    ['居民认证审核', '没有待处理的申请'],
+    ['议题建议', '没有建议'],
+    ['监督与纠正', TITLE],
+    ['行政区划', '兰州市'],
+    ['用户与角色', '查找用户并分配角色'],
+    ['邮件发送', 'resident3@yishi.example'],
+  ]
+  for (const [menu, text] of sections) {
+    await admin.getByRole('menuitem', { name: menu, exact: true }).click()
+    await admin.getByRole('heading', { name: menu, exact: true }).waitFor()
+    await admin.getByText(text).first().waitFor()
+    assert.equal(await admin.getByRole('alert').count(), 0, `an error on ${menu}`)
+    await screenshot(admin, `admin-11-${sections.indexOf(sections.find((s) => s[0] === menu))}-section`)
+  }
+
+  // Users and roles: find resident1, make them an expert of 夏官营镇, then revoke it.
+  await admin.getByRole('menuitem', { name: '用户与角色', exact: true }).click()
+  await admin.locator('#role-email').fill('resident1@yishi.example')
+  await admin.getByRole('button', { name: '查找', exact: true }).click()
+  await admin.getByText('王大爷').waitFor()
+  await admin.locator('.el-select', { hasText: '组织者' }).click()
+  await admin.locator('.el-select-dropdown__item', { hasText: '专家' }).filter({ visible: true }).click()
+  await admin.getByRole('button', { name: '分配', exact: true }).click()
+  await admin.locator('.el-form-item__error', { hasText: '请选择行政区划' }).waitFor()
+  await admin.locator('.el-cascader', { has: admin.locator('input[placeholder="选择行政区划"]') }).click()
+  for (const name of ['甘肃省', '兰州市', '榆中县', '夏官营镇']) {
+    const node = admin.locator('.el-cascader-node', { hasText: name }).first()
+    await node.locator('.el-cascader-node__label').click()
+  }
+  await admin.locator('.el-cascader-node', { hasText: '夏官营镇' }).first().locator('.el-radio').click()
+  await admin.getByRole('heading', { name: '用户与角色' }).click()
+  await admin.getByRole('button', { name: '分配', exact: true }).click()
+  await admin.locator('.el-tag', { hasText: '专家 · 甘肃省 兰州市 榆中县 夏官营镇' }).first().waitFor()
+  const token = await app.login('resident1@yishi.example')
+  const me = await app.gql('{ me { roles { role divisionCode } } }', {}, token)
+  assert.deepEqual(me.me.roles, [{ role: 'EXPERT', divisionCode: '620123101' }])
+  await screenshot(admin, 'admin-12-roles')
+  await admin.locator('.el-descriptions .el-tag', { hasText: '专家' }).locator('.el-tag__close').click()
+  await admin.locator('.el-message-box').getByRole('button', { name: '确定' }).click()
+  await admin.getByText('角色已撤销').waitFor()
+  const after = await app.gql('{ me { roles { role } } }', {}, await app.login('resident1@yishi.example'))
+  assert.deepEqual(after.me.roles, [])
+  await admin.context().close()
+})
