@@ -9,7 +9,7 @@
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { launchBrowser, newDesktopPage, screenshot, startMailbox, startServer } from './harness.mjs'
+import { launchBrowser, linkIn, newDesktopPage, screenshot, startMailbox, startServer } from './harness.mjs'
 
 const TITLE = '夏官营镇集中供暖改造方案'
 const BODY = '镇区冬季取暖以散煤为主，拟将镇区主干管网延伸至过店子村和太平堡村，实行集中供暖，每户每年缴纳取暖费约 1800 元。您是否同意？'
@@ -138,11 +138,26 @@ step('announces and opens the topic', async () => {
   await screenshot(page, 'admin-03-open')
 })
 
+step('the dashboard updates live while the topic is open', async () => {
+  const topicUrl = page.url()
+  await page.getByRole('menuitem', { name: '数据看板' }).click()
+  await page.getByText('实时更新中（1 个议题征集中）').waitFor()
+  const responses = page.locator('.el-card', { hasText: '意见数' }).first().locator('.el-statistic__number')
+  assert.equal((await responses.innerText()).trim(), '0')
+  await opine('resident1', 'SUPPORT', null)
+  await page.waitForFunction(
+    () => document.querySelectorAll('.el-card .el-statistic__number')[1]?.textContent?.trim() === '1',
+    null,
+    { timeout: 10_000 },
+  )
+  await screenshot(page, 'admin-03b-dashboard-live')
+  await page.goto(topicUrl)
+})
+
 step('results arrive live while residents give opinions', async () => {
   await page.getByRole('tab', { name: '结果' }).click()
   await page.getByText('实时', { exact: false }).first().waitFor()
-  await page.getByText('还没有意见').waitFor()
-  await opine('resident1', 'SUPPORT', null)
+  await page.locator('.el-statistic', { hasText: '意见数' }).getByText('1', { exact: true }).waitFor()
   await opine('resident2', 'OPPOSE', '取暖费太贵了，老人负担不起，希望按面积收费。')
   await opine('resident3', 'OPPOSE', '施工会影响秋收，取暖费也偏高。')
   // Pushed over graphql-ws, no reload.
@@ -207,7 +222,7 @@ step('explains the outcome to the dissenters with a preview of its recipients', 
   const box = page.locator('.el-message-box')
   await box.getByText('将发送给 2 位居民').waitFor()
   await box.getByRole('button', { name: '确定' }).click()
-  await page.getByText('已发布的解释说明', { exact: true }).waitFor()
+  await page.getByText('解释说明已发布，居民会收到通知').waitFor()
   await page.locator('.el-timeline-item', { hasText: EXPLANATION }).waitFor()
   await screenshot(page, 'admin-09-explained')
 
@@ -224,6 +239,40 @@ step('switches to English', async () => {
   await page.getByRole('tab', { name: 'Explanations' }).waitFor()
   await page.getByRole('radio', { name: '中文' }).click({ force: true })
   await page.getByRole('menuitem', { name: '数据看板' }).waitFor()
+})
+
+step('approves a residency request from the queue, and rejects another with a reason', async () => {
+  const ask = async (email, name, note) => {
+    const reg = await app.gql(
+      'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }',
+      { i: { email, password: 'dongtian-hebian-42-liushu', displayName: name } },
+    )
+    const token = reg.register.accessToken
+    const message = await mail.waitFor((m) => m.to.includes(email) && /verify-email/.test(m.text))
+    const verify = new URL(linkIn(message, '/verify-email')).searchParams.get('token')
+    await app.gql('mutation($t: String!) { verifyEmail(token: $t) { id } }', { t: verify })
+    await app.gql('mutation($v: String!, $n: String) { requestResidency(villageCode: $v, note: $n) { id } }', { v: '620123101201', n: note }, token)
+    return token
+  }
+  const stamp = Date.now()
+  const good = await ask(`liu.${stamp}@example.com`, '刘大姐', '二社 7 号')
+  await ask(`fake.${stamp}@example.com`, '路人甲', '')
+
+  await page.getByRole('menuitem', { name: '居民认证审核' }).click()
+  const row = (name) => page.locator('.el-table__row', { hasText: name })
+  await row('刘大姐').getByText('二社 7 号').waitFor()
+  await screenshot(page, 'admin-13-residency')
+  await row('刘大姐').getByRole('button', { name: '通过' }).click()
+  await page.getByText('已通过 刘大姐 的认证').waitFor()
+  await row('路人甲').getByRole('button', { name: '驳回' }).click()
+  const box = page.locator('.el-message-box')
+  await box.getByRole('button', { name: '确定' }).click()
+  await box.getByText('必填').waitFor()
+  await box.locator('textarea').fill('本村没有这户人家，请核实住址后重新申请。')
+  await box.getByRole('button', { name: '确定' }).click()
+  await page.getByText('没有待处理的申请').waitFor()
+  const me = await app.gql('{ me { residency { status divisionCode } } }', {}, good)
+  assert.deepEqual(me.me.residency, { status: 'APPROVED', divisionCode: '620123101201' })
 })
 
 test('a resident without a staff role is refused', async () => {

@@ -242,6 +242,7 @@ const en: typeof zhCN = {
     confirm: 'It goes to {n} residents and cannot be taken back. Publish it?',
     published: 'Published explanations',
     none: 'No explanations yet',
+    sent: 'Explanation published; its recipients are notified',
     coverage: 'Coverage',
     dissenters: 'Dissenters',
     explained: 'Explained',

@@ -240,6 +240,7 @@ const zhCN = {
     confirm: '将发送给 {n} 位居民，发布后不能撤回。确定发布吗？',
     published: '已发布的解释说明',
     none: '还没有解释说明',
+    sent: '解释说明已发布，居民会收到通知',
     coverage: '解释覆盖情况',
     dissenters: '持不同意见者',
     explained: '已解释',
