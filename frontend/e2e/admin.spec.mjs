@@ -167,11 +167,41 @@ step('results arrive live while residents give opinions', async () => {
   await screenshot(page, 'admin-04-results-live')
 })
 
+step('records an offline meeting and an opinion given there on a resident’s behalf', async () => {
+  await page.getByRole('tab', { name: '论证与会议' }).click()
+  await page.getByRole('button', { name: '保存记录' }).click()
+  await page.locator('#pane-records .el-form-item__error', { hasText: '必填' }).first().waitFor()
+  await fillDate(page.locator('#meet-at'), new Date(Date.now() - 3_600_000))
+  await page.locator('#meet-place').fill('过店子村村委会会议室')
+  await page.locator('#meet-n').fill('23')
+  await page.locator('#meet-minutes').fill('村民代表讨论供暖改造，多数关心收费标准。')
+  await page.locator('#meet-place').click()
+  await page.getByRole('button', { name: '保存记录' }).click()
+  await page.getByText('过店子村村委会会议室').waitFor()
+  await page.getByRole('button', { name: '代录意见' }).click()
+  const dialog = page.getByRole('dialog', { name: '代录会上意见' })
+  await dialog.locator('#proxy-name').fill('赵奶奶')
+  await dialog.locator('.el-cascader').click()
+  await page.locator('.el-cascader-node', { hasText: '夏官营镇' }).first().locator('.el-cascader-node__label').click()
+  await page.locator('.el-cascader-node', { hasText: '过店子村' }).first().locator('.el-radio').click()
+  await dialog.getByText('代录会上意见').click()
+  await dialog.getByText('支持', { exact: true }).click()
+  await dialog.getByRole('button', { name: '保存' }).click()
+  await page.getByText('意见已代录').waitFor()
+  const data = await app.gql(
+    'query($t: ID!) { opinions(topicId: $t, proxy: true) { nodes { residentName proxy stance villageCode } } }',
+    { t: topicId },
+    await app.login('township@yishi.example'),
+  )
+  assert.deepEqual(data.opinions.nodes, [{ residentName: '赵奶奶', proxy: true, stance: 'SUPPORT', villageCode: '620123101201' }])
+  await screenshot(page, 'admin-04b-meeting')
+})
+
 step('filters the opinions and exports them as CSV (token in a header, not the URL)', async () => {
   await page.getByRole('tab', { name: '意见', exact: true }).click()
   await page.getByRole('cell', { name: /取暖费太贵了/ }).waitFor()
   const rows = (n) => page.waitForFunction((n) => document.querySelectorAll('#pane-opinions .el-table__body-wrapper tbody tr').length === n, n)
-  await rows(3)
+  await rows(4)
   await page.getByLabel('搜索理由').fill('秋收')
   await rows(1)
   const urls = []

@@ -722,3 +722,11 @@ export const AdminRetryEmailDocument = graphql(`
     }
   }
 `)
+
+export const AdminRecordProxyOpinionDocument = graphql(`
+  mutation AdminRecordProxyOpinion($input: ProxyOpinionInput!) {
+    recordProxyOpinion(input: $input) {
+      id
+    }
+  }
+`)

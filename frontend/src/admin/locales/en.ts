@@ -44,6 +44,7 @@ const en: typeof zhCN = {
     closesAfterOpens: 'The closing time must be after the opening time',
     inFuture: 'Must be in the future',
     noticeBeforeOpens: 'The notice must come before the opening',
+    chooseVillage: 'Choose a village or community',
     chooseDivision: 'Choose a division',
     chooseOpinions: 'Tick the opinions to answer on the Opinions tab first',
     noRecipients: 'Nobody in this audience needs an explanation',
@@ -319,6 +320,10 @@ const en: typeof zhCN = {
     attendeesN: '{n} attended',
     minutes: 'Minutes',
     record: 'Save',
+    proxy: 'Record an opinion',
+    proxyTitle: 'Record an opinion given at the meeting',
+    proxyHint: 'For residents who spoke at the offline meeting; those with an account can confirm it on their phone.',
+    proxyRecorded: 'Opinion recorded',
     meetingRecorded: 'Meeting recorded',
   },
   residency: {

@@ -42,6 +42,7 @@ const zhCN = {
     closesAfterOpens: '截止时间须晚于开始时间',
     inFuture: '须是将来的时间',
     noticeBeforeOpens: '预告时间须早于开始时间',
+    chooseVillage: '请选择到村（社区）',
     chooseDivision: '请选择行政区划',
     chooseOpinions: '请先在“意见”标签页勾选要答复的意见',
     noRecipients: '这个范围内没有需要解释的居民',
@@ -317,6 +318,10 @@ const zhCN = {
     attendeesN: '{n} 人参会',
     minutes: '会议纪要',
     record: '保存记录',
+    proxy: '代录意见',
+    proxyTitle: '代录会上意见',
+    proxyHint: '记录居民在线下会议上表达的意见；有账号的居民可在手机上确认。',
+    proxyRecorded: '意见已代录',
     meetingRecorded: '会议已记录',
   },
   residency: {
