@@ -68,6 +68,11 @@ pub async fn init_services_with_clock(
         jwt,
         passwords,
         clock,
+        tallies: {
+            let tallies = crate::domain::tally_cache::TallyCache::new();
+            tallies.follow(&events);
+            tallies
+        },
         events,
         opinion_writer: None,
     };

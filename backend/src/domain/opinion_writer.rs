@@ -73,13 +73,16 @@ async fn run(svc: Services, mut rx: mpsc::Receiver<Job>) {
 async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
     metrics::histogram!("opinion_batch_size").record(batch.len() as f64);
     let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
+    let mut moves = Vec::with_capacity(batch.len());
+    let guard = svc.tallies.write_guard().await;
     let outcome: Result<()> = async {
         let txn = svc.db.begin().await?;
         for (pending, _) in batch.iter() {
             let savepoint = txn.begin().await?;
             match write_pending(svc, &savepoint, pending).await {
-                Ok(opinion) => {
+                Ok((opinion, opinion_moves)) => {
                     savepoint.commit().await?;
+                    moves.extend(opinion_moves);
                     results.push(Ok(opinion));
                 }
                 Err(err) => {
@@ -94,6 +97,8 @@ async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
     .await;
     match outcome {
         Ok(()) => {
+            svc.tallies.apply(&guard, &moves);
+            drop(guard);
             let topics: BTreeSet<i64> = batch
                 .iter()
                 .zip(&results)

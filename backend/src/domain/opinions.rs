@@ -12,6 +12,7 @@ use sea_orm::{
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
 use super::outbox::{self, EmailKind, NewEmail};
+use super::tally_cache::TallyMove;
 use super::topics::{self, Choice, Eligibility, Kind, State, Topic};
 use super::{accounts, audit, Services};
 use crate::entities::{opinion_revisions, opinions, tallies, users};
@@ -375,10 +376,13 @@ async fn write(
 /// change.
 async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     for attempt in 0..2 {
+        let guard = svc.tallies.write_guard().await;
         let txn = svc.db.begin().await?;
         match write_pending(svc, &txn, &pending).await {
-            Ok(opinion) => {
+            Ok((opinion, moves)) => {
                 txn.commit().await?;
+                svc.tallies.apply(&guard, &moves);
+                drop(guard);
                 svc.events
                     .publish(Event::TopicResultsChanged {
                         topic_id: pending.topic.id,
@@ -401,12 +405,13 @@ async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     ))
 }
 
-/// Writes `pending` inside `txn` (a transaction or a savepoint).
+/// Writes `pending` inside `txn` (a transaction or a savepoint); returns
+/// the opinion and the counter moves to apply once `txn` has committed.
 pub(crate) async fn write_pending(
     svc: &Services,
     txn: &DatabaseTransaction,
     pending: &Pending,
-) -> Result<Opinion> {
+) -> Result<(Opinion, Vec<TallyMove>)> {
     write_in(
         svc,
         txn,
@@ -432,8 +437,9 @@ async fn write_in(
     choice: &Choice,
     reason: Option<String>,
     source: &Source,
-) -> Result<Opinion> {
+) -> Result<(Opinion, Vec<TallyMove>)> {
     let now = svc.now();
+    let mut moves = Vec::with_capacity(2);
     let key = choice.key();
     let (proxy, recorded_by, meeting_id) = match source {
         Source::Online => (false, None, None),
@@ -451,13 +457,19 @@ async fn write_in(
             if old.choice != key || old.village_code != village {
                 // Counter rows are always locked in key order, so two
                 // changes in opposite directions cannot deadlock.
-                let mut moves = [
+                let mut counter_moves = [
                     (old.village_code.as_str(), old.choice.as_str(), -1),
                     (village, key.as_str(), 1),
                 ];
-                moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                for (v, c, delta) in moves {
+                counter_moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                for (v, c, delta) in counter_moves {
                     bump(txn, topic.id, v, c, delta).await?;
+                    moves.push(TallyMove {
+                        topic_id: topic.id,
+                        village: v.to_owned(),
+                        choice: c.to_owned(),
+                        delta,
+                    });
                 }
             }
             let revision = old.revision + 1;
@@ -496,6 +508,12 @@ async fn write_in(
             .await
             .map_err(Error::internal)?;
             bump(txn, topic.id, village, &key, 1).await?;
+            moves.push(TallyMove {
+                topic_id: topic.id,
+                village: village.to_owned(),
+                choice: key.clone(),
+                delta: 1,
+            });
             inserted
         }
     };
@@ -529,7 +547,7 @@ async fn write_in(
         )
         .await?;
     }
-    Ok(opinion)
+    Ok((opinion, moves))
 }
 
 async fn notify_proxy(

@@ -15,7 +15,7 @@ use super::divisions::{self, Level};
 use super::themes::{self, Theme};
 use super::topics::{self, Choice, Kind, Topic};
 use super::Services;
-use crate::entities::{opinions, tallies, topic_eligible};
+use crate::entities::opinions;
 use crate::error::{Error, Result};
 
 /// Counts for one division (or a folded group of small divisions).
@@ -128,50 +128,34 @@ pub async fn results(
     let options = topics::options(db, topic.id).await?;
     let choices = kind.choices(&options);
 
-    // Village rows: counters and eligible counts, one indexed range each.
-    let counters: Vec<(String, String, i64)> = tallies::Entity::find()
-        .select_only()
-        .columns([
-            tallies::Column::VillageCode,
-            tallies::Column::Choice,
-            tallies::Column::Count,
-        ])
-        .filter(tallies::Column::TopicId.eq(topic.id))
-        .filter(tallies::Column::VillageCode.starts_with(&within))
-        .into_tuple()
-        .all(db)
+    // Village rows from the counters held in memory (`tally_cache`): the
+    // villages inside `within` are one range of the code-ordered table.
+    let villages: BTreeMap<String, DivisionResult> = svc
+        .tallies
+        .with_villages(db, topic.id, |table| {
+            table
+                .range::<str, _>((
+                    std::ops::Bound::Included(within.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(code, _)| code.starts_with(within.as_str()))
+                .map(|(code, tally)| {
+                    let mut row = DivisionResult::new(code.clone(), &choices);
+                    for (key, count) in &tally.counts {
+                        let Some(choice) = Choice::parse_key(key) else {
+                            continue;
+                        };
+                        if let Some(slot) = row.counts.iter_mut().find(|(c, _)| *c == choice) {
+                            slot.1 += count;
+                            row.total += count;
+                        }
+                    }
+                    row.eligible = tally.eligible;
+                    (code.clone(), row)
+                })
+                .collect()
+        })
         .await?;
-    let eligible: Vec<(String, i64)> = topic_eligible::Entity::find()
-        .select_only()
-        .columns([
-            topic_eligible::Column::VillageCode,
-            topic_eligible::Column::Count,
-        ])
-        .filter(topic_eligible::Column::TopicId.eq(topic.id))
-        .filter(topic_eligible::Column::VillageCode.starts_with(&within))
-        .into_tuple()
-        .all(db)
-        .await?;
-
-    let mut villages: BTreeMap<String, DivisionResult> = BTreeMap::new();
-    for (village, key, count) in counters {
-        let Some(choice) = Choice::parse_key(&key) else {
-            continue;
-        };
-        let row = villages
-            .entry(village.clone())
-            .or_insert_with(|| DivisionResult::new(village, &choices));
-        if let Some(slot) = row.counts.iter_mut().find(|(c, _)| *c == choice) {
-            slot.1 += count;
-            row.total += count;
-        }
-    }
-    for (village, count) in eligible {
-        villages
-            .entry(village.clone())
-            .or_insert_with(|| DivisionResult::new(village, &choices))
-            .eligible += count;
-    }
 
     let k = i64::from(svc.settings.privacy_min_cell);
     let mut overall = DivisionResult::new(within.clone(), &choices);

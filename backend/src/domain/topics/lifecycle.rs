@@ -135,6 +135,8 @@ pub(crate) async fn finish_move(
     .await?;
     let updated = model::get(&txn, topic.id).await?;
     txn.commit().await?;
+    // Opening and closing take the eligible counts again.
+    svc.tallies.forget(topic.id);
     svc.events
         .publish(Event::TopicStateChanged {
             topic_id: topic.id,

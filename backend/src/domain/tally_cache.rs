@@ -1,0 +1,385 @@
+//! The village counters of recently viewed topics, held in memory so that
+//! results are rolled up without reading every counter row on each request.
+//!
+//! A province topic has one counter per village and choice (about 53,000
+//! rows in Gansu); reading them for every results request costs far more
+//! than rolling them up. Here each topic's counters are read once and then
+//! kept current by the opinions this instance writes, which hand their
+//! counter moves over after committing.
+//!
+//! Exactness comes from the `gate`: a writer holds it shared from before its
+//! transaction begins until its moves are applied, and a load holds it
+//! exclusively while it reads. A load therefore sees every commit whose
+//! moves it will not receive, and none whose moves it will.
+//!
+//! Several instances on PostgreSQL: another instance's opinions arrive only
+//! as live events. They mark the topic's counters stale; a stale table is
+//! still served until it is [`REMOTE_LAG`] old and then read again, so
+//! results lag other instances' opinions by at most that long.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock};
+
+use crate::entities::{tallies, topic_eligible};
+use crate::error::Result;
+use crate::events::{Event, EventBus};
+
+/// How long counters marked stale by another instance are still served.
+pub const REMOTE_LAG: Duration = Duration::from_secs(1);
+/// Topics whose counters are kept; the least recently used go first.
+const CAPACITY: usize = 256;
+
+/// One counter move of a committed opinion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyMove {
+    pub topic_id: i64,
+    pub village: String,
+    pub choice: String,
+    pub delta: i64,
+}
+
+/// Counters and eligible residents of one village.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VillageTally {
+    /// Responses per choice key, as stored in `tallies.choice`.
+    pub counts: Vec<(String, i64)>,
+    pub eligible: i64,
+}
+
+impl VillageTally {
+    fn bump(&mut self, choice: &str, delta: i64) {
+        match self.counts.iter_mut().find(|(c, _)| c == choice) {
+            Some((_, n)) => *n += delta,
+            None => self.counts.push((choice.to_owned(), delta)),
+        }
+    }
+}
+
+/// Every village of a topic that has counters or eligible residents.
+pub type VillageTable = BTreeMap<String, VillageTally>;
+
+#[derive(Debug)]
+struct Entry {
+    table: Arc<RwLock<VillageTable>>,
+    loaded_at: Instant,
+    /// Set when another instance changed the counters after the load.
+    stale: bool,
+    last_used: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Topics {
+    entries: HashMap<i64, Entry>,
+    /// Bumped by [`TallyCache::forget`], so a load that raced it is not kept.
+    generation: HashMap<i64, u64>,
+}
+
+/// Cheap to clone; clones share the counters.
+#[derive(Clone, Debug)]
+pub struct TallyCache {
+    gate: Arc<AsyncRwLock<()>>,
+    topics: Arc<Mutex<Topics>>,
+}
+
+/// Held by a writer from before its transaction until its moves are applied.
+pub struct WriteGuard(#[allow(dead_code)] OwnedRwLockReadGuard<()>);
+
+impl Default for TallyCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TallyCache {
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            gate: Arc::new(AsyncRwLock::new(())),
+            topics: Arc::new(Mutex::new(Topics::default())),
+        }
+    }
+
+    /// Marks topics stale when another instance reports new opinions and
+    /// forgets them when their state changes (the eligible counts are taken
+    /// again at opening and closing), for as long as the bus lives.
+    pub fn follow(&self, events: &EventBus) {
+        let mut remote = events.subscribe_remote();
+        let cache = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match remote.recv().await {
+                    Ok(Event::TopicResultsChanged { topic_id }) => cache.mark_stale(topic_id),
+                    Ok(Event::TopicStateChanged { topic_id, .. }) => cache.forget(topic_id),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        cache.mark_all_stale()
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// Taken before a transaction that moves counters begins (never while
+    /// holding a database connection, or a load could wait on it forever).
+    pub async fn write_guard(&self) -> WriteGuard {
+        WriteGuard(self.gate.clone().read_owned().await)
+    }
+
+    /// Applies the moves of a committed transaction; call it while still
+    /// holding the [`WriteGuard`] taken before that transaction began.
+    pub fn apply(&self, _guard: &WriteGuard, moves: &[TallyMove]) {
+        if moves.is_empty() {
+            return;
+        }
+        let topics = self.topics.lock().expect("tally cache poisoned");
+        for m in moves {
+            if let Some(entry) = topics.entries.get(&m.topic_id) {
+                let mut table = entry.table.write().expect("tally table poisoned");
+                table
+                    .entry(m.village.clone())
+                    .or_default()
+                    .bump(&m.choice, m.delta);
+            }
+        }
+    }
+
+    /// Drops a topic's counters: its eligible counts changed, or it is done.
+    pub fn forget(&self, topic_id: i64) {
+        let mut topics = self.topics.lock().expect("tally cache poisoned");
+        topics.entries.remove(&topic_id);
+        *topics.generation.entry(topic_id).or_default() += 1;
+    }
+
+    fn mark_stale(&self, topic_id: i64) {
+        let mut topics = self.topics.lock().expect("tally cache poisoned");
+        if let Some(entry) = topics.entries.get_mut(&topic_id) {
+            entry.stale = true;
+        }
+    }
+
+    fn mark_all_stale(&self) {
+        let mut topics = self.topics.lock().expect("tally cache poisoned");
+        for entry in topics.entries.values_mut() {
+            entry.stale = true;
+        }
+    }
+
+    /// Runs `read` over the topic's village table, loading it first when it
+    /// is not held or is stale past [`REMOTE_LAG`].
+    ///
+    /// # Errors
+    /// When the counters cannot be read.
+    pub async fn with_villages<R>(
+        &self,
+        db: &impl ConnectionTrait,
+        topic_id: i64,
+        read: impl FnOnce(&VillageTable) -> R,
+    ) -> Result<R> {
+        let table = match self.cached(topic_id) {
+            Some(table) => table,
+            None => self.load(db, topic_id).await?,
+        };
+        let table = table.read().expect("tally table poisoned");
+        Ok(read(&table))
+    }
+
+    fn cached(&self, topic_id: i64) -> Option<Arc<RwLock<VillageTable>>> {
+        let mut topics = self.topics.lock().expect("tally cache poisoned");
+        let entry = topics.entries.get_mut(&topic_id)?;
+        if entry.stale && entry.loaded_at.elapsed() >= REMOTE_LAG {
+            return None;
+        }
+        entry.last_used = Instant::now();
+        Some(entry.table.clone())
+    }
+
+    async fn load(
+        &self,
+        db: &impl ConnectionTrait,
+        topic_id: i64,
+    ) -> Result<Arc<RwLock<VillageTable>>> {
+        // Exclusive: no counter-moving transaction is between its begin and
+        // the application of its moves while the counters are read.
+        let _exclusive = self.gate.write().await;
+        // Someone else may have loaded it while this waited.
+        if let Some(table) = self.cached(topic_id) {
+            return Ok(table);
+        }
+        let generation = self.generation(topic_id);
+        let loaded_at = Instant::now();
+        let table = Arc::new(RwLock::new(read_table(db, topic_id).await?));
+        let mut topics = self.topics.lock().expect("tally cache poisoned");
+        if topics.generation.get(&topic_id).copied().unwrap_or(0) == generation {
+            if topics.entries.len() >= CAPACITY {
+                evict_least_recently_used(&mut topics.entries);
+            }
+            topics.entries.insert(
+                topic_id,
+                Entry {
+                    table: table.clone(),
+                    loaded_at,
+                    stale: false,
+                    last_used: loaded_at,
+                },
+            );
+        }
+        Ok(table)
+    }
+
+    fn generation(&self, topic_id: i64) -> u64 {
+        let topics = self.topics.lock().expect("tally cache poisoned");
+        topics.generation.get(&topic_id).copied().unwrap_or(0)
+    }
+
+    /// How many topics have counters in memory (for tests and metrics).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.topics
+            .lock()
+            .expect("tally cache poisoned")
+            .entries
+            .len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn evict_least_recently_used(entries: &mut HashMap<i64, Entry>) {
+    if let Some(oldest) = entries
+        .iter()
+        .min_by_key(|(_, e)| e.last_used)
+        .map(|(id, _)| *id)
+    {
+        entries.remove(&oldest);
+    }
+}
+
+async fn read_table(db: &impl ConnectionTrait, topic_id: i64) -> Result<VillageTable> {
+    let counters: Vec<(String, String, i64)> = tallies::Entity::find()
+        .select_only()
+        .columns([
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ])
+        .filter(tallies::Column::TopicId.eq(topic_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let eligible: Vec<(String, i64)> = topic_eligible::Entity::find()
+        .select_only()
+        .columns([
+            topic_eligible::Column::VillageCode,
+            topic_eligible::Column::Count,
+        ])
+        .filter(topic_eligible::Column::TopicId.eq(topic_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut table = VillageTable::new();
+    for (village, choice, count) in counters {
+        table.entry(village).or_default().bump(&choice, count);
+    }
+    for (village, count) in eligible {
+        table.entry(village).or_default().eligible += count;
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(topic_id: i64, village: &str, choice: &str, delta: i64) -> TallyMove {
+        TallyMove {
+            topic_id,
+            village: village.into(),
+            choice: choice.into(),
+            delta,
+        }
+    }
+
+    fn seed(cache: &TallyCache, topic_id: i64, table: VillageTable) {
+        let now = Instant::now();
+        cache.topics.lock().unwrap().entries.insert(
+            topic_id,
+            Entry {
+                table: Arc::new(RwLock::new(table)),
+                loaded_at: now,
+                stale: false,
+                last_used: now,
+            },
+        );
+    }
+
+    #[tokio::test]
+    async fn moves_reach_held_topics_only() {
+        let cache = TallyCache::new();
+        seed(&cache, 1, VillageTable::new());
+        let guard = cache.write_guard().await;
+        cache.apply(
+            &guard,
+            &[
+                mv(1, "620123101201", "support", 1),
+                mv(1, "620123101201", "support", 1),
+                mv(1, "620123101201", "support", -1),
+                mv(1, "620123101201", "oppose", 1),
+                mv(2, "620123101201", "oppose", 1),
+            ],
+        );
+        drop(guard);
+        let table = cache.cached(1).unwrap();
+        let table = table.read().unwrap();
+        assert_eq!(
+            table["620123101201"].counts,
+            [("support".to_owned(), 1), ("oppose".to_owned(), 1)]
+        );
+        assert!(cache.cached(2).is_none(), "topic 2 was never loaded");
+    }
+
+    #[tokio::test]
+    async fn a_stale_table_is_served_until_the_lag_has_passed() {
+        let cache = TallyCache::new();
+        seed(&cache, 1, VillageTable::new());
+        cache.mark_stale(1);
+        assert!(cache.cached(1).is_some(), "just loaded: still served");
+        cache
+            .topics
+            .lock()
+            .unwrap()
+            .entries
+            .get_mut(&1)
+            .unwrap()
+            .loaded_at = Instant::now() - REMOTE_LAG;
+        assert!(cache.cached(1).is_none(), "stale and old: read again");
+    }
+
+    #[tokio::test]
+    async fn a_load_waits_for_writers_between_begin_and_apply() {
+        let cache = TallyCache::new();
+        let guard = cache.write_guard().await;
+        let gate = cache.gate.clone();
+        let waiting = tokio::spawn(async move {
+            let _exclusive = gate.write().await;
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "a load must wait for the writer");
+        drop(guard);
+        waiting.await.unwrap();
+    }
+
+    #[test]
+    fn forgetting_bumps_the_generation_so_a_racing_load_is_not_kept() {
+        let cache = TallyCache::new();
+        let before = cache.generation(7);
+        cache.forget(7);
+        assert_eq!(cache.generation(7), before + 1);
+    }
+}
