@@ -3,7 +3,7 @@
 //! same transaction so results never need to count opinions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -403,6 +403,181 @@ async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     Err(Error::conflict(
         "your opinion changed at the same time elsewhere; try again",
     ))
+}
+
+/// Writes a batch of online opinions inside `txn` with as few statements as
+/// the group-commit writer can manage: one read of the residents' current
+/// opinions, one write per opinion, then one statement for every counter
+/// the batch moves and one for all the revisions. `None` when the batch
+/// holds proxy opinions, which take the one-by-one path.
+///
+/// All or nothing: on an error the caller rolls `txn` back and writes the
+/// batch one opinion at a time instead, so that one bad submission fails
+/// alone.
+pub(crate) async fn write_batch(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    batch: &[&Pending],
+) -> Option<Result<Vec<(Opinion, Vec<TallyMove>)>>> {
+    let online = batch
+        .iter()
+        .all(|p| matches!(p.source, Source::Online) && p.user_id.is_some());
+    if !online {
+        return None;
+    }
+    Some(write_online_batch(svc, txn, batch).await)
+}
+
+async fn write_online_batch(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    batch: &[&Pending],
+) -> Result<Vec<(Opinion, Vec<TallyMove>)>> {
+    use std::collections::{BTreeMap, HashMap};
+
+    let now = svc.now();
+    let mut by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for p in batch {
+        by_topic.entry(p.topic.id).or_default().extend(p.user_id);
+    }
+    let mut current: HashMap<(i64, i32), Opinion> = HashMap::new();
+    for (topic_id, users) in by_topic {
+        for opinion in opinions::Entity::find()
+            .filter(opinions::Column::TopicId.eq(topic_id))
+            .filter(opinions::Column::UserId.is_in(users))
+            .all(txn)
+            .await?
+        {
+            if let Some(uid) = opinion.user_id {
+                current.insert((topic_id, uid), opinion);
+            }
+        }
+    }
+    let mut written = Vec::with_capacity(batch.len());
+    let mut counters: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut revisions = Vec::with_capacity(batch.len());
+    for p in batch {
+        let uid = p.user_id.expect("online opinions have a user");
+        let key = p.choice.key();
+        let mut moves = Vec::with_capacity(2);
+        let mut moved = |village: &str, choice: &str, delta: i64| {
+            *counters
+                .entry((p.topic.id, village.to_owned(), choice.to_owned()))
+                .or_default() += delta;
+            moves.push(TallyMove {
+                topic_id: p.topic.id,
+                village: village.to_owned(),
+                choice: choice.to_owned(),
+                delta,
+            });
+        };
+        let opinion = match current.remove(&(p.topic.id, uid)) {
+            Some(old) => {
+                if old.choice != key || old.village_code != p.village {
+                    moved(&old.village_code, &old.choice, -1);
+                    moved(&p.village, &key, 1);
+                }
+                let revision = old.revision + 1;
+                let mut active: opinions::ActiveModel = old.into();
+                active.choice = Set(key.clone());
+                active.village_code = Set(p.village.clone());
+                active.reason = Set(p.reason.clone());
+                active.proxy = Set(false);
+                active.recorded_by = Set(None);
+                active.confirmed_at = Set(None);
+                active.revision = Set(revision);
+                active.updated_at = Set(now);
+                active.update(txn).await?
+            }
+            None => {
+                moved(&p.village, &key, 1);
+                opinions::ActiveModel {
+                    topic_id: Set(p.topic.id),
+                    user_id: Set(Some(uid)),
+                    village_code: Set(p.village.clone()),
+                    choice: Set(key.clone()),
+                    reason: Set(p.reason.clone()),
+                    proxy: Set(false),
+                    proxy_name: Set(None),
+                    meeting_id: Set(None),
+                    recorded_by: Set(None),
+                    confirmed_at: Set(None),
+                    revision: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(Error::internal)?
+            }
+        };
+        revisions.push(opinion_revisions::ActiveModel {
+            topic_id: Set(p.topic.id),
+            opinion_id: Set(opinion.id),
+            revision: Set(opinion.revision),
+            village_code: Set(p.village.clone()),
+            choice: Set(key),
+            reason: Set(p.reason.clone()),
+            proxy: Set(false),
+            recorded_by: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        // A second submission of the same resident in this batch changes
+        // what this one wrote.
+        current.insert((p.topic.id, uid), opinion.clone());
+        written.push((opinion, moves));
+    }
+    bump_all(txn, &counters).await?;
+    for chunk in revisions.chunks(500) {
+        opinion_revisions::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(written)
+}
+
+/// Moves many counters at once, in key order (the order every writer locks
+/// counter rows in), skipping moves that cancel out.
+async fn bump_all(
+    db: &impl ConnectionTrait,
+    counters: &std::collections::BTreeMap<(i64, String, String), i64>,
+) -> Result<()> {
+    let moves: Vec<_> = counters.iter().filter(|(_, d)| **d != 0).collect();
+    for chunk in moves.chunks(500) {
+        let mut insert = Query::insert();
+        insert.into_table(tallies::Entity).columns([
+            tallies::Column::TopicId,
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ]);
+        for ((topic_id, village, choice), delta) in chunk {
+            insert.values_panic([
+                (*topic_id).into(),
+                village.as_str().into(),
+                choice.as_str().into(),
+                (**delta).into(),
+            ]);
+        }
+        insert.on_conflict(
+            OnConflict::columns([
+                tallies::Column::TopicId,
+                tallies::Column::VillageCode,
+                tallies::Column::Choice,
+            ])
+            .value(
+                tallies::Column::Count,
+                Expr::col((tallies::Entity, tallies::Column::Count))
+                    .add(Expr::col((Alias::new("excluded"), tallies::Column::Count))),
+            )
+            .to_owned(),
+        );
+        let backend = db.get_database_backend();
+        db.execute(backend.build(&insert)).await?;
+    }
+    Ok(())
 }
 
 /// Writes `pending` inside `txn` (a transaction or a savepoint); returns
