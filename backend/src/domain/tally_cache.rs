@@ -45,22 +45,52 @@ pub struct TallyMove {
 /// Counters and eligible residents of one village.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VillageTally {
-    /// Responses per choice key, as stored in `tallies.choice`.
-    pub counts: Vec<(String, i64)>,
+    /// Responses per choice, indexed like [`TopicTally::keys`].
+    pub counts: Vec<i64>,
     pub eligible: i64,
 }
 
 impl VillageTally {
-    fn bump(&mut self, choice: &str, delta: i64) {
-        match self.counts.iter_mut().find(|(c, _)| c == choice) {
-            Some((_, n)) => *n += delta,
-            None => self.counts.push((choice.to_owned(), delta)),
-        }
+    /// Responses for the choice at `index` of [`TopicTally::keys`].
+    #[must_use]
+    pub fn count(&self, index: usize) -> i64 {
+        self.counts.get(index).copied().unwrap_or(0)
     }
 }
 
-/// Every village of a topic that has counters or eligible residents.
-pub type VillageTable = BTreeMap<String, VillageTally>;
+/// A topic's counters: every village that has counters or eligible
+/// residents, in code order, so a division's villages are one range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicTally {
+    /// The choice keys (as stored in `tallies.choice`) counted so far;
+    /// villages count by index into this list, so rolling up compares no
+    /// strings.
+    pub keys: Vec<String>,
+    pub villages: BTreeMap<String, VillageTally>,
+}
+
+impl TopicTally {
+    fn bump(&mut self, village: &str, choice: &str, delta: i64) {
+        let index = match self.keys.iter().position(|k| k == choice) {
+            Some(index) => index,
+            None => {
+                self.keys.push(choice.to_owned());
+                self.keys.len() - 1
+            }
+        };
+        let tally = match self.villages.get_mut(village) {
+            Some(tally) => tally,
+            None => self.villages.entry(village.to_owned()).or_default(),
+        };
+        if tally.counts.len() <= index {
+            tally.counts.resize(index + 1, 0);
+        }
+        tally.counts[index] += delta;
+    }
+}
+
+/// What a reader of the cache is handed.
+pub type VillageTable = TopicTally;
 
 #[derive(Debug)]
 struct Entry {
@@ -139,10 +169,7 @@ impl TallyCache {
         for m in moves {
             if let Some(entry) = topics.entries.get(&m.topic_id) {
                 let mut table = entry.table.write().expect("tally table poisoned");
-                table
-                    .entry(m.village.clone())
-                    .or_default()
-                    .bump(&m.choice, m.delta);
+                table.bump(&m.village, &m.choice, m.delta);
             }
         }
     }
@@ -283,12 +310,12 @@ async fn read_table(db: &impl ConnectionTrait, topic_id: i64) -> Result<VillageT
         .into_tuple()
         .all(db)
         .await?;
-    let mut table = VillageTable::new();
+    let mut table = TopicTally::default();
     for (village, choice, count) in counters {
-        table.entry(village).or_default().bump(&choice, count);
+        table.bump(&village, &choice, count);
     }
     for (village, count) in eligible {
-        table.entry(village).or_default().eligible += count;
+        table.villages.entry(village).or_default().eligible += count;
     }
     Ok(table)
 }
@@ -322,7 +349,7 @@ mod tests {
     #[tokio::test]
     async fn moves_reach_held_topics_only() {
         let cache = TallyCache::new();
-        seed(&cache, 1, VillageTable::new());
+        seed(&cache, 1, TopicTally::default());
         let guard = cache.write_guard().await;
         cache.apply(
             &guard,
@@ -337,17 +364,15 @@ mod tests {
         drop(guard);
         let table = cache.cached(1).unwrap();
         let table = table.read().unwrap();
-        assert_eq!(
-            table["620123101201"].counts,
-            [("support".to_owned(), 1), ("oppose".to_owned(), 1)]
-        );
+        assert_eq!(table.keys, ["support", "oppose"]);
+        assert_eq!(table.villages["620123101201"].counts, [1, 1]);
         assert!(cache.cached(2).is_none(), "topic 2 was never loaded");
     }
 
     #[tokio::test]
     async fn a_stale_table_is_served_until_the_lag_has_passed() {
         let cache = TallyCache::new();
-        seed(&cache, 1, VillageTable::new());
+        seed(&cache, 1, TopicTally::default());
         cache.mark_stale(1);
         assert!(cache.cached(1).is_some(), "just loaded: still served");
         cache
