@@ -73,6 +73,7 @@ pub async fn init_services_with_clock(
             tallies.follow(&events);
             tallies
         },
+        topic_cache: crate::domain::topics::cache::TopicCache::default(),
         events,
         opinion_writer: None,
     };

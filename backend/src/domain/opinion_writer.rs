@@ -135,9 +135,11 @@ async fn together(svc: &Services, batch: &[Job]) -> Option<Result<Written>> {
     let mut moves = Vec::with_capacity(written.len());
     let results = written
         .into_iter()
-        .map(|(opinion, opinion_moves)| {
-            moves.extend(opinion_moves);
-            Ok(opinion)
+        .map(|result| {
+            result.map(|(opinion, opinion_moves)| {
+                moves.extend(opinion_moves);
+                opinion
+            })
         })
         .collect();
     Some(Ok((results, moves)))

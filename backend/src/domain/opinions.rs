@@ -137,23 +137,35 @@ pub async fn submit(
     reason: Option<String>,
 ) -> Result<Opinion> {
     let db = svc.db.reader();
-    let topic = topics::get(db, topic_id).await?;
+    // With the group-commit writer, the topic comes from memory and the
+    // writer checks, in its transaction, that the topic is still open and
+    // the resident eligible (one read for the whole batch); alone, both are
+    // read here.
+    let grouped = svc.opinion_writer.is_some();
+    let cached = if grouped {
+        svc.topic_cache.get(db, topic_id).await?
+    } else {
+        std::sync::Arc::new(topics::cache::CachedTopic {
+            topic: topics::get(db, topic_id).await?,
+            options: topics::options(db, topic_id).await?,
+        })
+    };
+    let topic = &cached.topic;
     if !State::parse(&topic.state).is_some_and(State::is_public) {
         return Err(Error::not_found(format!("topic {topic_id}")));
     }
-    ensure_open(&topic, svc.now())?;
-    let village = topics::check_eligible(db, &topic, user_id).await?;
-    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
-    let options = if kind == Kind::Choice {
-        topics::options(db, topic_id).await?
+    ensure_open(topic, svc.now())?;
+    let village = if grouped {
+        None
     } else {
-        Vec::new()
+        Some(topics::check_eligible(db, topic, user_id).await?)
     };
-    let choice = resolve_choice(kind, &options, &input)?;
-    let reason = validate_reason(&topic, &choice, reason)?;
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let choice = resolve_choice(kind, &cached.options, &input)?;
+    let reason = validate_reason(topic, &choice, reason)?;
     write(
         svc,
-        &topic,
+        topic,
         Some(user_id),
         None,
         village,
@@ -221,7 +233,7 @@ pub async fn record_proxy(
                 &topic,
                 Some(user_id),
                 None,
-                village,
+                Some(village),
                 choice,
                 reason,
                 source,
@@ -256,7 +268,7 @@ pub async fn record_proxy(
                 &topic,
                 None,
                 Some(name),
-                village,
+                Some(village),
                 choice,
                 reason,
                 source,
@@ -299,7 +311,9 @@ pub(crate) struct Pending {
     topic: Topic,
     user_id: Option<i32>,
     proxy_name: Option<String>,
-    village: String,
+    /// `None`: the writer checks eligibility in its transaction and counts
+    /// the opinion in the resident's village.
+    village: Option<String>,
     choice: Choice,
     reason: Option<String>,
     source: Source,
@@ -317,7 +331,7 @@ impl Pending {
             topic,
             user_id: Some(user_id),
             proxy_name: None,
-            village: village.to_owned(),
+            village: Some(village.to_owned()),
             choice,
             reason: None,
             source: Source::Online,
@@ -351,7 +365,7 @@ async fn write(
     topic: &Topic,
     user_id: Option<i32>,
     proxy_name: Option<String>,
-    village: String,
+    village: Option<String>,
     choice: Choice,
     reason: Option<String>,
     source: Source,
@@ -418,7 +432,7 @@ pub(crate) async fn write_batch(
     svc: &Services,
     txn: &DatabaseTransaction,
     batch: &[&Pending],
-) -> Option<Result<Vec<(Opinion, Vec<TallyMove>)>>> {
+) -> Option<Result<Vec<Result<(Opinion, Vec<TallyMove>)>>>> {
     let online = batch
         .iter()
         .all(|p| matches!(p.source, Source::Online) && p.user_id.is_some());
@@ -428,14 +442,51 @@ pub(crate) async fn write_batch(
     Some(write_online_batch(svc, txn, batch).await)
 }
 
+/// The state of a topic as this transaction sees it: the request may have
+/// read an older copy.
+async fn ensure_still_open(
+    db: &impl ConnectionTrait,
+    topic: &Topic,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    ensure_open(&topics::get(db, topic.id).await?, now)
+}
+
 async fn write_online_batch(
     svc: &Services,
     txn: &DatabaseTransaction,
     batch: &[&Pending],
-) -> Result<Vec<(Opinion, Vec<TallyMove>)>> {
-    use std::collections::{BTreeMap, HashMap};
+) -> Result<Vec<Result<(Opinion, Vec<TallyMove>)>>> {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
 
     let now = svc.now();
+    // The topics as they are now: the requests may have read cached copies.
+    let topic_ids: BTreeSet<i64> = batch.iter().map(|p| p.topic.id).collect();
+    let fresh: HashMap<i64, Topic> = crate::entities::topics::Entity::find()
+        .filter(crate::entities::topics::Column::Id.is_in(topic_ids.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    // Where the residents live, for those whose eligibility is checked here.
+    let unchecked: BTreeSet<i32> = batch
+        .iter()
+        .filter(|p| p.village.is_none())
+        .filter_map(|p| p.user_id)
+        .collect();
+    let homes: HashMap<i32, String> = if unchecked.is_empty() {
+        HashMap::new()
+    } else {
+        crate::entities::residencies::Entity::find()
+            .filter(crate::entities::residencies::Column::UserId.is_in(unchecked.iter().copied()))
+            .filter(crate::entities::residencies::Column::Status.eq("approved"))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.user_id, r.division_code))
+            .collect()
+    };
     let mut by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for p in batch {
         by_topic.entry(p.topic.id).or_default().extend(p.user_id);
@@ -458,6 +509,26 @@ async fn write_online_batch(
     let mut revisions = Vec::with_capacity(batch.len());
     for p in batch {
         let uid = p.user_id.expect("online opinions have a user");
+        let open = fresh
+            .get(&p.topic.id)
+            .ok_or_else(|| Error::not_found(format!("topic {}", p.topic.id)))
+            .and_then(|topic| ensure_open(topic, now));
+        let village = match (open, &p.village) {
+            (Err(err), _) => Err(err),
+            (Ok(()), Some(village)) => Ok(village.clone()),
+            (Ok(()), None) => {
+                let listed = topics::is_for_stakeholders(&p.topic)
+                    && topics::is_stakeholder(txn, p.topic.id, uid).await?;
+                topics::eligible_village(&p.topic, homes.get(&uid).cloned(), listed)
+            }
+        };
+        let village = match village {
+            Ok(village) => village,
+            Err(rejected) => {
+                written.push(Err(rejected));
+                continue;
+            }
+        };
         let key = p.choice.key();
         let mut moves = Vec::with_capacity(2);
         let mut moved = |village: &str, choice: &str, delta: i64| {
@@ -473,14 +544,14 @@ async fn write_online_batch(
         };
         let opinion = match current.remove(&(p.topic.id, uid)) {
             Some(old) => {
-                if old.choice != key || old.village_code != p.village {
+                if old.choice != key || old.village_code != village {
                     moved(&old.village_code, &old.choice, -1);
-                    moved(&p.village, &key, 1);
+                    moved(&village, &key, 1);
                 }
                 let revision = old.revision + 1;
                 let mut active: opinions::ActiveModel = old.into();
                 active.choice = Set(key.clone());
-                active.village_code = Set(p.village.clone());
+                active.village_code = Set(village.clone());
                 active.reason = Set(p.reason.clone());
                 active.proxy = Set(false);
                 active.recorded_by = Set(None);
@@ -490,11 +561,11 @@ async fn write_online_batch(
                 active.update(txn).await?
             }
             None => {
-                moved(&p.village, &key, 1);
+                moved(&village, &key, 1);
                 opinions::ActiveModel {
                     topic_id: Set(p.topic.id),
                     user_id: Set(Some(uid)),
-                    village_code: Set(p.village.clone()),
+                    village_code: Set(village.clone()),
                     choice: Set(key.clone()),
                     reason: Set(p.reason.clone()),
                     proxy: Set(false),
@@ -516,7 +587,7 @@ async fn write_online_batch(
             topic_id: Set(p.topic.id),
             opinion_id: Set(opinion.id),
             revision: Set(opinion.revision),
-            village_code: Set(p.village.clone()),
+            village_code: Set(village),
             choice: Set(key),
             reason: Set(p.reason.clone()),
             proxy: Set(false),
@@ -527,7 +598,7 @@ async fn write_online_batch(
         // A second submission of the same resident in this batch changes
         // what this one wrote.
         current.insert((p.topic.id, uid), opinion.clone());
-        written.push((opinion, moves));
+        written.push(Ok((opinion, moves)));
     }
     bump_all(txn, &counters).await?;
     for chunk in revisions.chunks(500) {
@@ -587,13 +658,25 @@ pub(crate) async fn write_pending(
     txn: &DatabaseTransaction,
     pending: &Pending,
 ) -> Result<(Opinion, Vec<TallyMove>)> {
+    let village = match (&pending.village, pending.user_id) {
+        (Some(village), _) => village.clone(),
+        (None, Some(uid)) => {
+            ensure_still_open(txn, &pending.topic, svc.now()).await?;
+            topics::check_eligible(txn, &pending.topic, uid).await?
+        }
+        (None, None) => {
+            return Err(Error::internal(anyhow::anyhow!(
+                "an opinion without a village or a resident"
+            )))
+        }
+    };
     write_in(
         svc,
         txn,
         &pending.topic,
         pending.user_id,
         pending.proxy_name.clone(),
-        &pending.village,
+        &village,
         &pending.choice,
         pending.reason.clone(),
         &pending.source,

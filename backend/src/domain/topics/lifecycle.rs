@@ -137,6 +137,7 @@ pub(crate) async fn finish_move(
     txn.commit().await?;
     // Opening and closing take the eligible counts again.
     svc.tallies.forget(topic.id);
+    svc.topic_cache.forget(topic.id);
     svc.events
         .publish(Event::TopicStateChanged {
             topic_id: topic.id,
