@@ -28,9 +28,12 @@ pub struct CachedTopic {
     pub options: Vec<TopicOption>,
 }
 
+/// Each topic with the moment it was read.
+type Entries = HashMap<i64, (Arc<CachedTopic>, Instant)>;
+
 #[derive(Clone, Debug, Default)]
 pub struct TopicCache {
-    entries: Arc<Mutex<HashMap<i64, (Arc<CachedTopic>, Instant)>>>,
+    entries: Arc<Mutex<Entries>>,
 }
 
 impl TopicCache {
