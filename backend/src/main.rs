@@ -134,6 +134,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 services.settings.public_url
             );
             tokio::spawn(yishi::domain::topics::scheduler_loop(services.clone()));
+            tokio::spawn(yishi::domain::topics::notices::run_loop(services.clone()));
             let mail = yishi::mail::worker::Worker::from_settings(&services)?;
             axum::serve(
                 listener,

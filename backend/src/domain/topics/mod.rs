@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod lifecycle;
 pub mod model;
+pub mod notices;
 pub mod records;
 
 pub use lifecycle::scheduler_loop;
