@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
+pub use super::tally_cache::Freshness;
 use super::tally_cache::VillageTally;
 use super::themes::{self, Theme};
 use super::topics::{self, Choice, Kind, Topic};
@@ -116,6 +117,7 @@ pub async fn results(
     topic_id: i64,
     level: Level,
     within: Option<&str>,
+    freshness: Freshness,
 ) -> Result<TopicResults> {
     let db = svc.db.reader();
     let topic = topics::get_visible(svc, viewer, topic_id).await?;
@@ -148,7 +150,7 @@ pub async fn results(
     // each roll-up row gathers consecutive villages and nothing is sorted.
     let (overall, rolled, consensus, dissenting) = svc
         .tallies
-        .with_villages(db, topic.id, |table| {
+        .with_villages(db, topic.id, freshness, |table| {
             // Where each of the topic's choices sits in the table's keys.
             let slots: Vec<Option<usize>> = choices
                 .iter()
@@ -416,7 +418,17 @@ pub async fn dissent_themes(
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let results = if kind == Kind::Choice {
-        Some(results(svc, Some(actor), topic_id, Level::Village, None).await?)
+        Some(
+            results(
+                svc,
+                Some(actor),
+                topic_id,
+                Level::Village,
+                None,
+                Freshness::WithinLag,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -33,6 +33,17 @@ pub const REMOTE_LAG: Duration = Duration::from_secs(1);
 /// Topics whose counters are kept; the least recently used go first.
 const CAPACITY: usize = 256;
 
+/// How current a reader needs the counters to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Counters another instance changed may lag by up to [`REMOTE_LAG`]:
+    /// queries, which may come many times a second.
+    WithinLag,
+    /// Every change any instance has announced: live pushes, which are
+    /// caused by such an announcement and must show it.
+    Latest,
+}
+
 /// One counter move of a committed opinion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TallyMove {
@@ -204,9 +215,10 @@ impl TallyCache {
         &self,
         db: &impl ConnectionTrait,
         topic_id: i64,
+        freshness: Freshness,
         read: impl FnOnce(&VillageTable) -> R,
     ) -> Result<R> {
-        let table = match self.cached(topic_id) {
+        let table = match self.cached(topic_id, freshness) {
             Some(table) => table,
             None => self.load(db, topic_id).await?,
         };
@@ -214,10 +226,14 @@ impl TallyCache {
         Ok(read(&table))
     }
 
-    fn cached(&self, topic_id: i64) -> Option<Arc<RwLock<VillageTable>>> {
+    fn cached(&self, topic_id: i64, freshness: Freshness) -> Option<Arc<RwLock<VillageTable>>> {
         let mut topics = self.topics.lock().expect("tally cache poisoned");
         let entry = topics.entries.get_mut(&topic_id)?;
-        if entry.stale && entry.loaded_at.elapsed() >= REMOTE_LAG {
+        let lagging = match freshness {
+            Freshness::WithinLag => entry.loaded_at.elapsed() >= REMOTE_LAG,
+            Freshness::Latest => true,
+        };
+        if entry.stale && lagging {
             return None;
         }
         entry.last_used = Instant::now();
@@ -233,7 +249,7 @@ impl TallyCache {
         // the application of its moves while the counters are read.
         let _exclusive = self.gate.write().await;
         // Someone else may have loaded it while this waited.
-        if let Some(table) = self.cached(topic_id) {
+        if let Some(table) = self.cached(topic_id, Freshness::Latest) {
             return Ok(table);
         }
         let generation = self.generation(topic_id);
@@ -362,19 +378,29 @@ mod tests {
             ],
         );
         drop(guard);
-        let table = cache.cached(1).unwrap();
+        let table = cache.cached(1, Freshness::Latest).unwrap();
         let table = table.read().unwrap();
         assert_eq!(table.keys, ["support", "oppose"]);
         assert_eq!(table.villages["620123101201"].counts, [1, 1]);
-        assert!(cache.cached(2).is_none(), "topic 2 was never loaded");
+        assert!(
+            cache.cached(2, Freshness::WithinLag).is_none(),
+            "topic 2 was never loaded"
+        );
     }
 
     #[tokio::test]
-    async fn a_stale_table_is_served_until_the_lag_has_passed() {
+    async fn a_stale_table_is_served_to_queries_until_the_lag_has_passed() {
         let cache = TallyCache::new();
         seed(&cache, 1, TopicTally::default());
         cache.mark_stale(1);
-        assert!(cache.cached(1).is_some(), "just loaded: still served");
+        assert!(
+            cache.cached(1, Freshness::WithinLag).is_some(),
+            "just loaded: still served to queries"
+        );
+        assert!(
+            cache.cached(1, Freshness::Latest).is_none(),
+            "but not to a live push, which must show the change"
+        );
         cache
             .topics
             .lock()
@@ -383,7 +409,10 @@ mod tests {
             .get_mut(&1)
             .unwrap()
             .loaded_at = Instant::now() - REMOTE_LAG;
-        assert!(cache.cached(1).is_none(), "stale and old: read again");
+        assert!(
+            cache.cached(1, Freshness::WithinLag).is_none(),
+            "stale and old: read again"
+        );
     }
 
     #[tokio::test]

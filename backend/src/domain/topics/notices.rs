@@ -287,6 +287,19 @@ async fn claim(svc: &Services) -> Result<Option<Job>> {
     let now = svc.now();
     let backend = svc.db.backend();
     let p = |n| crate::db::param(backend, n);
+    // A read first: an idle server must not take SQLite's write lock every
+    // second, which other processes on the file (the CLI) would trip over.
+    let waiting = svc
+        .db
+        .reader()
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT 1 FROM bulk_emails WHERE done_at IS NULL LIMIT 1",
+        ))
+        .await?;
+    if waiting.is_none() {
+        return Ok(None);
+    }
     let sql = format!(
         "UPDATE bulk_emails SET leased_until = {lease} \
          WHERE id = (SELECT id FROM bulk_emails WHERE done_at IS NULL \
