@@ -40,6 +40,9 @@ pub struct Settings {
     pub privacy_min_cell: u32,
     /// How often the scheduler looks for topics due to announce, open or close.
     pub scheduler_interval: Duration,
+    /// Notices to an audience up to this size are queued in the request
+    /// that causes them; larger audiences by a background job.
+    pub bulk_inline_max: u64,
     /// Where the outbox is delivered (`smtp://`, `smtps://`, `?tls=required`
     /// for STARTTLS); `None` keeps messages in the outbox, unsent.
     pub smtp_url: Option<SecretString>,
@@ -81,6 +84,7 @@ struct FileSettings {
     yishi_notice_period_hours: Option<String>,
     yishi_privacy_min_cell: Option<String>,
     yishi_scheduler_interval_secs: Option<String>,
+    yishi_bulk_inline_max: Option<String>,
     smtp_url: Option<String>,
     yishi_mail_from: Option<String>,
     yishi_mail_rate_per_sec: Option<String>,
@@ -302,6 +306,13 @@ impl Settings {
             1..=3_600,
         )?;
 
+        let bulk_inline_max: u64 = parse_number(
+            "YISHI_BULK_INLINE_MAX",
+            get("YISHI_BULK_INLINE_MAX", &file.yishi_bulk_inline_max),
+            1_000,
+            0..=1_000_000,
+        )?;
+
         let smtp_url = match get("SMTP_URL", &file.smtp_url) {
             Some(url) => {
                 if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -356,6 +367,7 @@ impl Settings {
             notice_period: chrono::Duration::hours(notice_hours),
             privacy_min_cell,
             scheduler_interval: Duration::from_secs(scheduler_secs),
+            bulk_inline_max,
             smtp_url,
             mail_from,
             mail_rate_per_sec,

@@ -17,7 +17,8 @@
 //! instance is reconnecting to PostgreSQL are lost; either way the next
 //! re-read catches up.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -40,6 +41,10 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Results changes are sent to other instances at most this often per topic:
+/// a NOTIFY per opinion would serialise commits on PostgreSQL's notification
+/// queue, and live results are pushed at most every 500 ms anyway.
+const RESULTS_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Something subscribers may want to react to. The serialised form crosses
 /// instances, which may briefly run different versions during a rolling
@@ -53,11 +58,24 @@ pub enum Event {
     TopicStateChanged { topic_id: i64, state: String },
 }
 
+/// An event as it crosses instances: who sent it, so an instance can tell
+/// its own events from the others'.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    /// Absent in events of versions that did not send it: treated as remote.
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(flatten)]
+    event: Event,
+}
+
 /// Publishes events and hands out subscriptions; cheap to clone, and all
 /// clones share one channel.
 #[derive(Clone, Debug)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// Only the events other instances published.
+    remote: broadcast::Sender<Event>,
     postgres: Option<Arc<PostgresLink>>,
 }
 
@@ -66,7 +84,11 @@ pub struct EventBus {
 #[derive(Debug)]
 struct PostgresLink {
     pool: PgPool,
+    origin: String,
+    /// Topics whose results changed since the last flush.
+    results_changed: Arc<Mutex<BTreeSet<i64>>>,
     listener: JoinHandle<()>,
+    flusher: JoinHandle<()>,
 }
 
 impl Drop for PostgresLink {
@@ -74,6 +96,7 @@ impl Drop for PostgresLink {
         // The task holds a sender: left running, it would keep every
         // subscription open and a PostgreSQL connection busy forever.
         self.listener.abort();
+        self.flusher.abort();
     }
 }
 
@@ -83,8 +106,10 @@ impl EventBus {
     #[must_use]
     pub fn in_process() -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
+        let (remote, _) = broadcast::channel(1);
         Self {
             sender,
+            remote,
             postgres: None,
         }
     }
@@ -117,10 +142,31 @@ impl EventBus {
             .await
             .context("cannot connect to PostgreSQL to publish live events")?;
         let (sender, _) = broadcast::channel(CAPACITY);
-        let listener = tokio::spawn(relay(listener, options, sender.clone()));
+        let (remote, _) = broadcast::channel(CAPACITY);
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let listener = tokio::spawn(relay(
+            listener,
+            options,
+            origin.clone(),
+            sender.clone(),
+            remote.clone(),
+        ));
+        let results_changed = Arc::new(Mutex::new(BTreeSet::new()));
+        let flusher = tokio::spawn(flush_results(
+            pool.clone(),
+            origin.clone(),
+            results_changed.clone(),
+        ));
         Ok(Self {
             sender,
-            postgres: Some(Arc::new(PostgresLink { pool, listener })),
+            remote,
+            postgres: Some(Arc::new(PostgresLink {
+                pool,
+                origin,
+                results_changed,
+                listener,
+                flusher,
+            })),
         })
     }
 
@@ -138,24 +184,21 @@ impl EventBus {
         };
         // No local send here: this instance's own listener delivers the
         // notification like everyone else's, so each subscriber sees it once.
-        let payload = match serde_json::to_string(&event) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, ?event, "cannot serialise a live event");
-                return;
-            }
-        };
-        let notify = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&payload)
-            .execute(&link.pool);
-        match tokio::time::timeout(PUBLISH_TIMEOUT, notify).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, ?event, "cannot publish a live event");
-            }
-            Err(_) => tracing::warn!(?event, "publishing a live event timed out"),
+        if let Event::TopicResultsChanged { topic_id } = event {
+            link.results_changed
+                .lock()
+                .expect("results set poisoned")
+                .insert(topic_id);
+            return;
         }
+        notify(&link.pool, &link.origin, event).await;
+    }
+
+    /// A receiver of the events other instances publish from now on (none
+    /// on SQLite, which runs one instance).
+    #[must_use]
+    pub fn subscribe_remote(&self) -> broadcast::Receiver<Event> {
+        self.remote.subscribe()
     }
 
     /// A receiver of the events published from now on, on any instance.
@@ -166,6 +209,45 @@ impl EventBus {
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+}
+
+async fn notify(pool: &PgPool, origin: &str, event: Event) {
+    let envelope = Envelope {
+        origin: Some(origin.to_owned()),
+        event,
+    };
+    let payload = match serde_json::to_string(&envelope) {
+        Ok(payload) => payload,
+        Err(err) => {
+            tracing::error!(error = %err, ?envelope, "cannot serialise a live event");
+            return;
+        }
+    };
+    let notify = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(&payload)
+        .execute(pool);
+    match tokio::time::timeout(PUBLISH_TIMEOUT, notify).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, event = ?envelope.event, "cannot publish a live event");
+        }
+        Err(_) => tracing::warn!(event = ?envelope.event, "publishing a live event timed out"),
+    }
+}
+
+/// Sends one notification per topic whose results changed since the last
+/// round, every [`RESULTS_FLUSH_INTERVAL`].
+async fn flush_results(pool: PgPool, origin: String, changed: Arc<Mutex<BTreeSet<i64>>>) {
+    let mut tick = tokio::time::interval(RESULTS_FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let topics = std::mem::take(&mut *changed.lock().expect("results set poisoned"));
+        for topic_id in topics {
+            notify(&pool, &origin, Event::TopicResultsChanged { topic_id }).await;
+        }
     }
 }
 
@@ -189,13 +271,20 @@ async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
 async fn relay(
     mut listener: PgListener,
     options: PgConnectOptions,
+    origin: String,
     sender: broadcast::Sender<Event>,
+    remote: broadcast::Sender<Event>,
 ) {
     loop {
         match listener.recv().await {
-            Ok(notification) => match serde_json::from_str::<Event>(notification.payload()) {
+            Ok(notification) => match serde_json::from_str::<Envelope>(notification.payload()) {
                 // An error only means nobody is subscribed right now.
-                Ok(event) => drop(sender.send(event)),
+                Ok(envelope) => {
+                    if envelope.origin.as_deref() != Some(origin.as_str()) {
+                        drop(remote.send(envelope.event.clone()));
+                    }
+                    drop(sender.send(envelope.event));
+                }
                 // Likely an instance running a newer version: skip the event
                 // rather than stop hearing the ones we understand.
                 Err(err) => tracing::warn!(
@@ -357,6 +446,58 @@ mod tests {
             None,
             "B got it twice"
         );
+    }
+
+    #[tokio::test]
+    async fn only_other_instances_events_reach_the_remote_subscription() {
+        let a = pg_bus("yishi-events-test-ra").await;
+        let b = pg_bus("yishi-events-test-rb").await;
+        let mut a_remote = a.subscribe_remote();
+        let mut b_remote = b.subscribe_remote();
+        let topic_id = random_topic();
+        let event = Event::TopicResultsChanged { topic_id };
+
+        a.publish(event.clone()).await;
+
+        assert_eq!(
+            next_about(&mut b_remote, topic_id, Duration::from_secs(5)).await,
+            Some(event)
+        );
+        assert_eq!(
+            next_about(&mut a_remote, topic_id, Duration::from_millis(300)).await,
+            None,
+            "A's own event is not remote to A"
+        );
+    }
+
+    #[tokio::test]
+    async fn results_changes_of_one_topic_are_coalesced_into_few_notifications() {
+        let a = pg_bus("yishi-events-test-ca").await;
+        let b = pg_bus("yishi-events-test-cb").await;
+        let mut on_b = b.subscribe();
+        let topic_id = random_topic();
+        for _ in 0..200 {
+            a.publish(Event::TopicResultsChanged { topic_id }).await;
+        }
+        let mut heard = 0;
+        while next_about(&mut on_b, topic_id, Duration::from_millis(500))
+            .await
+            .is_some()
+        {
+            heard += 1;
+        }
+        assert!(
+            (1..=3).contains(&heard),
+            "200 changes in a burst should arrive as 1-3 notifications, got {heard}"
+        );
+    }
+
+    #[test]
+    fn an_event_without_an_origin_from_an_older_instance_still_reads() {
+        let envelope: super::Envelope =
+            serde_json::from_str(r#"{"type":"topic_results_changed","topic_id":3}"#).unwrap();
+        assert_eq!(envelope.origin, None);
+        assert_eq!(envelope.event, Event::TopicResultsChanged { topic_id: 3 });
     }
 
     #[tokio::test]

@@ -68,6 +68,12 @@ pub async fn init_services_with_clock(
         jwt,
         passwords,
         clock,
+        tallies: {
+            let tallies = crate::domain::tally_cache::TallyCache::new();
+            tallies.follow(&events);
+            tallies
+        },
+        topic_cache: crate::domain::topics::cache::TopicCache::default(),
         events,
         opinion_writer: None,
     };

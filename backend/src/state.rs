@@ -35,6 +35,11 @@ pub struct Services {
     pub events: EventBus,
     /// Per-IP and per-account rate limits (`rate_limit`).
     pub limits: crate::rate_limit::RateLimits,
+    /// Village counters of recently viewed topics, kept current by the
+    /// opinions this instance writes (`domain::tally_cache`).
+    pub tallies: crate::domain::tally_cache::TallyCache,
+    /// Open topics for the submission path (`domain::topics::cache`).
+    pub topic_cache: crate::domain::topics::cache::TopicCache,
     /// Group commit of opinions (SQLite); `None` writes each alone.
     pub opinion_writer: Option<crate::domain::opinion_writer::OpinionWriter>,
 }

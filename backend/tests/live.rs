@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -835,13 +836,16 @@ async fn residents(svc: &Services, n: usize) -> Vec<(i32, String)> {
         )
         .await
         .unwrap_or_else(|e| panic!("create resident: {e:?}"));
-        yishi::domain::residency::grant(
-            svc,
-            user.id,
-            if i % 2 == 0 { GUODIANZI } else { TAIPINGBAO },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("grant residency: {e:?}"));
+        // The server writes the same SQLite file now and then (its
+        // scheduler); a deferred transaction that meets such a commit is
+        // refused at once ("database is locked"), so try again.
+        let village = if i % 2 == 0 { GUODIANZI } else { TAIPINGBAO };
+        let mut attempt = 0;
+        while let Err(e) = yishi::domain::residency::grant(svc, user.id, village).await {
+            attempt += 1;
+            assert!(attempt < 20, "grant residency: {e:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         out.push((user.id, svc.jwt.issue(user.id, Utc::now()).0));
     }
     out
@@ -850,10 +854,21 @@ async fn residents(svc: &Services, n: usize) -> Vec<(i32, String)> {
 /// Fires one opinion per resident at once; returns the ids whose mutation
 /// answered without errors.
 async fn storm(api: &Api, topic: &str, voters: &[(i32, String)]) -> Vec<i32> {
-    storm_with(api, topic, voters, "OPPOSE").await
+    storm_counting(api, topic, voters, "OPPOSE", &AtomicUsize::new(0)).await
 }
 
 async fn storm_with(api: &Api, topic: &str, voters: &[(i32, String)], stance: &str) -> Vec<i32> {
+    storm_counting(api, topic, voters, stance, &AtomicUsize::new(0)).await
+}
+
+/// [`storm_with`], counting the acknowledgements in `acked` as they arrive.
+async fn storm_counting(
+    api: &Api,
+    topic: &str,
+    voters: &[(i32, String)],
+    stance: &str,
+    acked: &AtomicUsize,
+) -> Vec<i32> {
     let results = futures::future::join_all(voters.iter().map(|(id, token)| async move {
         let resp = api
             .client
@@ -866,6 +881,9 @@ async fn storm_with(api: &Api, topic: &str, voters: &[(i32, String)], stance: &s
             Ok(r) => r.json::<Value>().await.is_ok_and(|v| v.get("errors").is_none() && v["data"]["submitOpinion"]["id"].is_string()),
             Err(_) => false,
         };
+        if ok {
+            acked.fetch_add(1, Ordering::SeqCst);
+        }
         ok.then_some(*id)
     }))
     .await;
@@ -918,14 +936,14 @@ async fn kill_9_during_a_storm_loses_no_acknowledged_opinion() {
     svc.db.clone().close().await;
 
     // Kill the server while the storm is in flight.
-    let storming = storm(&api, &scenario.topic_id, &voters);
-    // … once a good part of it has been written, so both acknowledged and
-    // unanswered submissions exist.
+    let acked = AtomicUsize::new(0);
+    let storming = storm_counting(&api, &scenario.topic_id, &voters, "OPPOSE", &acked);
+    // … once a good part of it has been acknowledged, so both acknowledged
+    // and unanswered submissions exist.
     let killer = async {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while opinion_users(&url, &scenario.topic_id).await.len() < 100 && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        while acked.load(Ordering::SeqCst) < 100 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         server.child.kill().expect("SIGKILL");
     };

@@ -11,6 +11,7 @@ mod m20261125_000005_create_topics;
 mod m20261125_000006_create_outcomes;
 mod m20261125_000007_create_email_preferences;
 mod m20261125_000008_add_topic_reminded_at;
+mod m20261125_000009_create_bulk_emails;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_outcomes::Migration),
             Box::new(m20261125_000007_create_email_preferences::Migration),
             Box::new(m20261125_000008_add_topic_reminded_at::Migration),
+            Box::new(m20261125_000009_create_bulk_emails::Migration),
         ]
     }
 }

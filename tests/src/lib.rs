@@ -391,6 +391,16 @@ impl TestApp {
         account
     }
 
+    /// Runs a raw SQL statement (to set up a situation a test needs).
+    pub async fn execute(&self, sql: &str) {
+        self.services
+            .db
+            .writer()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Runs a raw SQL query that returns one integer (counts in assertions).
     pub async fn count(&self, sql: &str) -> i64 {
         let backend = self.services.db.backend();

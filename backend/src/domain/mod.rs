@@ -19,6 +19,7 @@ pub mod residency;
 pub mod results;
 pub mod roles;
 pub mod suggestions;
+pub mod tally_cache;
 pub mod themes;
 pub mod topics;
 

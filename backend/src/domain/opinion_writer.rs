@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use sea_orm::TransactionTrait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::opinions::{write_pending, Opinion, Pending};
+use super::opinions::{write_batch, write_pending, Opinion, Pending};
+use super::tally_cache::TallyMove;
 use super::Services;
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -72,28 +73,20 @@ async fn run(svc: Services, mut rx: mpsc::Receiver<Job>) {
 
 async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
     metrics::histogram!("opinion_batch_size").record(batch.len() as f64);
-    let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
-    let outcome: Result<()> = async {
-        let txn = svc.db.begin().await?;
-        for (pending, _) in batch.iter() {
-            let savepoint = txn.begin().await?;
-            match write_pending(svc, &savepoint, pending).await {
-                Ok(opinion) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(opinion));
-                }
-                Err(err) => {
-                    savepoint.rollback().await?;
-                    results.push(Err(err));
-                }
-            }
+    let guard = svc.tallies.write_guard().await;
+    let written = match together(svc, batch).await {
+        Some(Ok(written)) => Ok(written),
+        Some(Err(err)) => {
+            // Most likely one submission the one-by-one path fails alone.
+            tracing::debug!(error = ?err, size = batch.len(), "batch write failed; writing one by one");
+            one_by_one(svc, batch).await
         }
-        txn.commit().await?;
-        Ok(())
-    }
-    .await;
-    match outcome {
-        Ok(()) => {
+        None => one_by_one(svc, batch).await,
+    };
+    match written {
+        Ok((results, moves)) => {
+            svc.tallies.apply(&guard, &moves);
+            drop(guard);
             let topics: BTreeSet<i64> = batch
                 .iter()
                 .zip(&results)
@@ -120,6 +113,62 @@ async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
     }
 }
 
+type Written = (Vec<Result<Opinion>>, Vec<TallyMove>);
+
+/// The whole batch in a few statements; `None` when it cannot go that way.
+async fn together(svc: &Services, batch: &[Job]) -> Option<Result<Written>> {
+    let pendings: Vec<&Pending> = batch.iter().map(|(p, _)| p).collect();
+    let txn = match svc.db.begin().await {
+        Ok(txn) => txn,
+        Err(err) => return Some(Err(err.into())),
+    };
+    let written = match write_batch(svc, &txn, &pendings).await? {
+        Ok(written) => written,
+        Err(err) => {
+            let _ = txn.rollback().await;
+            return Some(Err(err));
+        }
+    };
+    if let Err(err) = txn.commit().await {
+        return Some(Err(err.into()));
+    }
+    let mut moves = Vec::with_capacity(written.len());
+    let results = written
+        .into_iter()
+        .map(|result| {
+            result.map(|(opinion, opinion_moves)| {
+                moves.extend(opinion_moves);
+                opinion
+            })
+        })
+        .collect();
+    Some(Ok((results, moves)))
+}
+
+/// Each submission in a savepoint of its own, so a failing one does not
+/// affect its neighbours.
+async fn one_by_one(svc: &Services, batch: &[Job]) -> Result<Written> {
+    let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
+    let mut moves = Vec::with_capacity(batch.len());
+    let txn = svc.db.begin().await?;
+    for (pending, _) in batch {
+        let savepoint = txn.begin().await?;
+        match write_pending(svc, &savepoint, pending).await {
+            Ok((opinion, opinion_moves)) => {
+                savepoint.commit().await?;
+                moves.extend(opinion_moves);
+                results.push(Ok(opinion));
+            }
+            Err(err) => {
+                savepoint.rollback().await?;
+                results.push(Err(err));
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok((results, moves))
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
@@ -143,14 +192,8 @@ mod tests {
         svc
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_opinion_does_not_sink_the_batch_it_shares() {
-        let dir = tempfile::tempdir().unwrap();
-        let svc = sqlite_services(dir.path()).await;
-        let writer = svc
-            .opinion_writer
-            .clone()
-            .expect("SQLite gets a group-commit writer");
+    /// A user and an open province topic, written straight to the database.
+    async fn user_and_topic(svc: &Services) -> (users::Model, topics::Model) {
         let now = svc.now();
         let user = users::ActiveModel {
             email: Set("w@example.cn".into()),
@@ -187,6 +230,18 @@ mod tests {
         .insert(svc.db.writer())
         .await
         .unwrap();
+        (user, topic)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_opinion_does_not_sink_the_batch_it_shares() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = sqlite_services(dir.path()).await;
+        let writer = svc
+            .opinion_writer
+            .clone()
+            .expect("SQLite gets a group-commit writer");
+        let (user, topic) = user_and_topic(&svc).await;
         // A topic that does not exist: the foreign key refuses this one.
         let ghost = topics::Model {
             id: 999_999,
@@ -235,6 +290,64 @@ mod tests {
         assert_eq!(
             tally, 1,
             "the failed opinion's counter change was rolled back with it"
+        );
+    }
+
+    async fn count(svc: &Services, sql: &str) -> i64 {
+        svc.db
+            .reader()
+            .query_one(sea_orm::Statement::from_string(svc.db.backend(), sql))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_resident_changing_their_mind_within_one_batch_is_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = sqlite_services(dir.path()).await;
+        let writer = svc.opinion_writer.clone().unwrap();
+        let (user, topic) = user_and_topic(&svc).await;
+        let write = |choice| {
+            writer.write(Pending::online(
+                topic.clone(),
+                user.id,
+                "620123101201",
+                choice,
+            ))
+        };
+        let (a, b, c) = tokio::join!(
+            write(Choice::Support),
+            write(Choice::Oppose),
+            write(Choice::Support)
+        );
+        let mut revisions: Vec<i32> = [a, b, c].into_iter().map(|r| r.unwrap().revision).collect();
+        revisions.sort_unstable();
+        assert_eq!(revisions, [1, 2, 3]);
+        assert_eq!(count(&svc, "SELECT COUNT(*) FROM opinions").await, 1);
+        assert_eq!(
+            count(&svc, "SELECT COUNT(*) FROM opinion_revisions").await,
+            3
+        );
+        let current = count(
+            &svc,
+            "SELECT CASE choice WHEN 'support' THEN 1 ELSE 0 END FROM opinions",
+        )
+        .await;
+        assert_eq!(
+            count(&svc, "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM tallies WHERE choice = 'support'").await,
+            current
+        );
+        assert_eq!(
+            count(
+                &svc,
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM tallies"
+            )
+            .await,
+            1,
+            "one resident, one response"
         );
     }
 }

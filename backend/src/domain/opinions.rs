@@ -3,7 +3,7 @@
 //! same transaction so results never need to count opinions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -12,6 +12,7 @@ use sea_orm::{
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
 use super::outbox::{self, EmailKind, NewEmail};
+use super::tally_cache::TallyMove;
 use super::topics::{self, Choice, Eligibility, Kind, State, Topic};
 use super::{accounts, audit, Services};
 use crate::entities::{opinion_revisions, opinions, tallies, users};
@@ -136,23 +137,35 @@ pub async fn submit(
     reason: Option<String>,
 ) -> Result<Opinion> {
     let db = svc.db.reader();
-    let topic = topics::get(db, topic_id).await?;
+    // With the group-commit writer, the topic comes from memory and the
+    // writer checks, in its transaction, that the topic is still open and
+    // the resident eligible (one read for the whole batch); alone, both are
+    // read here.
+    let grouped = svc.opinion_writer.is_some();
+    let cached = if grouped {
+        svc.topic_cache.get(db, topic_id).await?
+    } else {
+        std::sync::Arc::new(topics::cache::CachedTopic {
+            topic: topics::get(db, topic_id).await?,
+            options: topics::options(db, topic_id).await?,
+        })
+    };
+    let topic = &cached.topic;
     if !State::parse(&topic.state).is_some_and(State::is_public) {
         return Err(Error::not_found(format!("topic {topic_id}")));
     }
-    ensure_open(&topic, svc.now())?;
-    let village = topics::check_eligible(db, &topic, user_id).await?;
-    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
-    let options = if kind == Kind::Choice {
-        topics::options(db, topic_id).await?
+    ensure_open(topic, svc.now())?;
+    let village = if grouped {
+        None
     } else {
-        Vec::new()
+        Some(topics::check_eligible(db, topic, user_id).await?)
     };
-    let choice = resolve_choice(kind, &options, &input)?;
-    let reason = validate_reason(&topic, &choice, reason)?;
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let choice = resolve_choice(kind, &cached.options, &input)?;
+    let reason = validate_reason(topic, &choice, reason)?;
     write(
         svc,
-        &topic,
+        topic,
         Some(user_id),
         None,
         village,
@@ -220,7 +233,7 @@ pub async fn record_proxy(
                 &topic,
                 Some(user_id),
                 None,
-                village,
+                Some(village),
                 choice,
                 reason,
                 source,
@@ -255,7 +268,7 @@ pub async fn record_proxy(
                 &topic,
                 None,
                 Some(name),
-                village,
+                Some(village),
                 choice,
                 reason,
                 source,
@@ -298,7 +311,9 @@ pub(crate) struct Pending {
     topic: Topic,
     user_id: Option<i32>,
     proxy_name: Option<String>,
-    village: String,
+    /// `None`: the writer checks eligibility in its transaction and counts
+    /// the opinion in the resident's village.
+    village: Option<String>,
     choice: Choice,
     reason: Option<String>,
     source: Source,
@@ -316,7 +331,7 @@ impl Pending {
             topic,
             user_id: Some(user_id),
             proxy_name: None,
-            village: village.to_owned(),
+            village: Some(village.to_owned()),
             choice,
             reason: None,
             source: Source::Online,
@@ -350,7 +365,7 @@ async fn write(
     topic: &Topic,
     user_id: Option<i32>,
     proxy_name: Option<String>,
-    village: String,
+    village: Option<String>,
     choice: Choice,
     reason: Option<String>,
     source: Source,
@@ -375,10 +390,13 @@ async fn write(
 /// change.
 async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     for attempt in 0..2 {
+        let guard = svc.tallies.write_guard().await;
         let txn = svc.db.begin().await?;
         match write_pending(svc, &txn, &pending).await {
-            Ok(opinion) => {
+            Ok((opinion, moves)) => {
                 txn.commit().await?;
+                svc.tallies.apply(&guard, &moves);
+                drop(guard);
                 svc.events
                     .publish(Event::TopicResultsChanged {
                         topic_id: pending.topic.id,
@@ -401,19 +419,264 @@ async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
     ))
 }
 
-/// Writes `pending` inside `txn` (a transaction or a savepoint).
+/// Writes a batch of online opinions inside `txn` with as few statements as
+/// the group-commit writer can manage: one read of the residents' current
+/// opinions, one write per opinion, then one statement for every counter
+/// the batch moves and one for all the revisions. `None` when the batch
+/// holds proxy opinions, which take the one-by-one path.
+///
+/// All or nothing: on an error the caller rolls `txn` back and writes the
+/// batch one opinion at a time instead, so that one bad submission fails
+/// alone.
+pub(crate) async fn write_batch(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    batch: &[&Pending],
+) -> Option<Result<Vec<Result<(Opinion, Vec<TallyMove>)>>>> {
+    let online = batch
+        .iter()
+        .all(|p| matches!(p.source, Source::Online) && p.user_id.is_some());
+    if !online {
+        return None;
+    }
+    Some(write_online_batch(svc, txn, batch).await)
+}
+
+/// The state of a topic as this transaction sees it: the request may have
+/// read an older copy.
+async fn ensure_still_open(
+    db: &impl ConnectionTrait,
+    topic: &Topic,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    ensure_open(&topics::get(db, topic.id).await?, now)
+}
+
+async fn write_online_batch(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    batch: &[&Pending],
+) -> Result<Vec<Result<(Opinion, Vec<TallyMove>)>>> {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    let now = svc.now();
+    // The topics as they are now: the requests may have read cached copies.
+    let topic_ids: BTreeSet<i64> = batch.iter().map(|p| p.topic.id).collect();
+    let fresh: HashMap<i64, Topic> = crate::entities::topics::Entity::find()
+        .filter(crate::entities::topics::Column::Id.is_in(topic_ids.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    // Where the residents live, for those whose eligibility is checked here.
+    let unchecked: BTreeSet<i32> = batch
+        .iter()
+        .filter(|p| p.village.is_none())
+        .filter_map(|p| p.user_id)
+        .collect();
+    let homes: HashMap<i32, String> = if unchecked.is_empty() {
+        HashMap::new()
+    } else {
+        crate::entities::residencies::Entity::find()
+            .filter(crate::entities::residencies::Column::UserId.is_in(unchecked.iter().copied()))
+            .filter(crate::entities::residencies::Column::Status.eq("approved"))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.user_id, r.division_code))
+            .collect()
+    };
+    let mut by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for p in batch {
+        by_topic.entry(p.topic.id).or_default().extend(p.user_id);
+    }
+    let mut current: HashMap<(i64, i32), Opinion> = HashMap::new();
+    for (topic_id, users) in by_topic {
+        for opinion in opinions::Entity::find()
+            .filter(opinions::Column::TopicId.eq(topic_id))
+            .filter(opinions::Column::UserId.is_in(users))
+            .all(txn)
+            .await?
+        {
+            if let Some(uid) = opinion.user_id {
+                current.insert((topic_id, uid), opinion);
+            }
+        }
+    }
+    let mut written = Vec::with_capacity(batch.len());
+    let mut counters: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut revisions = Vec::with_capacity(batch.len());
+    for p in batch {
+        let uid = p.user_id.expect("online opinions have a user");
+        let open = fresh
+            .get(&p.topic.id)
+            .ok_or_else(|| Error::not_found(format!("topic {}", p.topic.id)))
+            .and_then(|topic| ensure_open(topic, now));
+        let village = match (open, &p.village) {
+            (Err(err), _) => Err(err),
+            (Ok(()), Some(village)) => Ok(village.clone()),
+            (Ok(()), None) => {
+                let listed = topics::is_for_stakeholders(&p.topic)
+                    && topics::is_stakeholder(txn, p.topic.id, uid).await?;
+                topics::eligible_village(&p.topic, homes.get(&uid).cloned(), listed)
+            }
+        };
+        let village = match village {
+            Ok(village) => village,
+            Err(rejected) => {
+                written.push(Err(rejected));
+                continue;
+            }
+        };
+        let key = p.choice.key();
+        let mut moves = Vec::with_capacity(2);
+        let mut moved = |village: &str, choice: &str, delta: i64| {
+            *counters
+                .entry((p.topic.id, village.to_owned(), choice.to_owned()))
+                .or_default() += delta;
+            moves.push(TallyMove {
+                topic_id: p.topic.id,
+                village: village.to_owned(),
+                choice: choice.to_owned(),
+                delta,
+            });
+        };
+        let opinion = match current.remove(&(p.topic.id, uid)) {
+            Some(old) => {
+                if old.choice != key || old.village_code != village {
+                    moved(&old.village_code, &old.choice, -1);
+                    moved(&village, &key, 1);
+                }
+                let revision = old.revision + 1;
+                let mut active: opinions::ActiveModel = old.into();
+                active.choice = Set(key.clone());
+                active.village_code = Set(village.clone());
+                active.reason = Set(p.reason.clone());
+                active.proxy = Set(false);
+                active.recorded_by = Set(None);
+                active.confirmed_at = Set(None);
+                active.revision = Set(revision);
+                active.updated_at = Set(now);
+                active.update(txn).await?
+            }
+            None => {
+                moved(&village, &key, 1);
+                opinions::ActiveModel {
+                    topic_id: Set(p.topic.id),
+                    user_id: Set(Some(uid)),
+                    village_code: Set(village.clone()),
+                    choice: Set(key.clone()),
+                    reason: Set(p.reason.clone()),
+                    proxy: Set(false),
+                    proxy_name: Set(None),
+                    meeting_id: Set(None),
+                    recorded_by: Set(None),
+                    confirmed_at: Set(None),
+                    revision: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(Error::internal)?
+            }
+        };
+        revisions.push(opinion_revisions::ActiveModel {
+            topic_id: Set(p.topic.id),
+            opinion_id: Set(opinion.id),
+            revision: Set(opinion.revision),
+            village_code: Set(village),
+            choice: Set(key),
+            reason: Set(p.reason.clone()),
+            proxy: Set(false),
+            recorded_by: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        // A second submission of the same resident in this batch changes
+        // what this one wrote.
+        current.insert((p.topic.id, uid), opinion.clone());
+        written.push(Ok((opinion, moves)));
+    }
+    bump_all(txn, &counters).await?;
+    for chunk in revisions.chunks(500) {
+        opinion_revisions::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(written)
+}
+
+/// Moves many counters at once, in key order (the order every writer locks
+/// counter rows in), skipping moves that cancel out.
+async fn bump_all(
+    db: &impl ConnectionTrait,
+    counters: &std::collections::BTreeMap<(i64, String, String), i64>,
+) -> Result<()> {
+    let moves: Vec<_> = counters.iter().filter(|(_, d)| **d != 0).collect();
+    for chunk in moves.chunks(500) {
+        let mut insert = Query::insert();
+        insert.into_table(tallies::Entity).columns([
+            tallies::Column::TopicId,
+            tallies::Column::VillageCode,
+            tallies::Column::Choice,
+            tallies::Column::Count,
+        ]);
+        for ((topic_id, village, choice), delta) in chunk {
+            insert.values_panic([
+                (*topic_id).into(),
+                village.as_str().into(),
+                choice.as_str().into(),
+                (**delta).into(),
+            ]);
+        }
+        insert.on_conflict(
+            OnConflict::columns([
+                tallies::Column::TopicId,
+                tallies::Column::VillageCode,
+                tallies::Column::Choice,
+            ])
+            .value(
+                tallies::Column::Count,
+                Expr::col((tallies::Entity, tallies::Column::Count))
+                    .add(Expr::col((Alias::new("excluded"), tallies::Column::Count))),
+            )
+            .to_owned(),
+        );
+        let backend = db.get_database_backend();
+        db.execute(backend.build(&insert)).await?;
+    }
+    Ok(())
+}
+
+/// Writes `pending` inside `txn` (a transaction or a savepoint); returns
+/// the opinion and the counter moves to apply once `txn` has committed.
 pub(crate) async fn write_pending(
     svc: &Services,
     txn: &DatabaseTransaction,
     pending: &Pending,
-) -> Result<Opinion> {
+) -> Result<(Opinion, Vec<TallyMove>)> {
+    let village = match (&pending.village, pending.user_id) {
+        (Some(village), _) => village.clone(),
+        (None, Some(uid)) => {
+            ensure_still_open(txn, &pending.topic, svc.now()).await?;
+            topics::check_eligible(txn, &pending.topic, uid).await?
+        }
+        (None, None) => {
+            return Err(Error::internal(anyhow::anyhow!(
+                "an opinion without a village or a resident"
+            )))
+        }
+    };
     write_in(
         svc,
         txn,
         &pending.topic,
         pending.user_id,
         pending.proxy_name.clone(),
-        &pending.village,
+        &village,
         &pending.choice,
         pending.reason.clone(),
         &pending.source,
@@ -432,8 +695,9 @@ async fn write_in(
     choice: &Choice,
     reason: Option<String>,
     source: &Source,
-) -> Result<Opinion> {
+) -> Result<(Opinion, Vec<TallyMove>)> {
     let now = svc.now();
+    let mut moves = Vec::with_capacity(2);
     let key = choice.key();
     let (proxy, recorded_by, meeting_id) = match source {
         Source::Online => (false, None, None),
@@ -451,13 +715,19 @@ async fn write_in(
             if old.choice != key || old.village_code != village {
                 // Counter rows are always locked in key order, so two
                 // changes in opposite directions cannot deadlock.
-                let mut moves = [
+                let mut counter_moves = [
                     (old.village_code.as_str(), old.choice.as_str(), -1),
                     (village, key.as_str(), 1),
                 ];
-                moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                for (v, c, delta) in moves {
+                counter_moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                for (v, c, delta) in counter_moves {
                     bump(txn, topic.id, v, c, delta).await?;
+                    moves.push(TallyMove {
+                        topic_id: topic.id,
+                        village: v.to_owned(),
+                        choice: c.to_owned(),
+                        delta,
+                    });
                 }
             }
             let revision = old.revision + 1;
@@ -496,6 +766,12 @@ async fn write_in(
             .await
             .map_err(Error::internal)?;
             bump(txn, topic.id, village, &key, 1).await?;
+            moves.push(TallyMove {
+                topic_id: topic.id,
+                village: village.to_owned(),
+                choice: key.clone(),
+                delta: 1,
+            });
             inserted
         }
     };
@@ -529,7 +805,7 @@ async fn write_in(
         )
         .await?;
     }
-    Ok(opinion)
+    Ok((opinion, moves))
 }
 
 async fn notify_proxy(

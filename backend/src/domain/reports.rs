@@ -89,7 +89,15 @@ pub async fn build(
             .find(|l| *l > scope_level)
             .unwrap_or(Level::Village)
     });
-    let r = results::results(svc, Some(actor), topic_id, level, None).await?;
+    let r = results::results(
+        svc,
+        Some(actor),
+        topic_id,
+        level,
+        None,
+        results::Freshness::Latest,
+    )
+    .await?;
     let options = topics::options(db, topic_id).await?;
     let label = |c: &Choice| match c {
         Choice::Option(id) => options

@@ -12,10 +12,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
+pub use super::tally_cache::Freshness;
+use super::tally_cache::VillageTally;
 use super::themes::{self, Theme};
 use super::topics::{self, Choice, Kind, Topic};
 use super::Services;
-use crate::entities::{opinions, tallies, topic_eligible};
+use crate::entities::opinions;
 use crate::error::{Error, Result};
 
 /// Counts for one division (or a folded group of small divisions).
@@ -52,6 +54,19 @@ impl DivisionResult {
         }
         self.total += other.total;
         self.eligible += other.eligible;
+    }
+
+    /// Overwrites this row with one village's counters; `slots` says where
+    /// each of the row's choices sits in the village's counts.
+    fn fill(&mut self, code: &str, tally: &VillageTally, slots: &[Option<usize>]) {
+        self.code.clear();
+        self.code.push_str(code);
+        self.total = 0;
+        for ((_, n), slot) in self.counts.iter_mut().zip(slots) {
+            *n = slot.map_or(0, |i| tally.count(i));
+            self.total += *n;
+        }
+        self.eligible = tally.eligible;
     }
 
     pub fn count_of(&self, choice: &Choice) -> i64 {
@@ -102,6 +117,7 @@ pub async fn results(
     topic_id: i64,
     level: Level,
     within: Option<&str>,
+    freshness: Freshness,
 ) -> Result<TopicResults> {
     let db = svc.db.reader();
     let topic = topics::get_visible(svc, viewer, topic_id).await?;
@@ -128,59 +144,49 @@ pub async fn results(
     let options = topics::options(db, topic.id).await?;
     let choices = kind.choices(&options);
 
-    // Village rows: counters and eligible counts, one indexed range each.
-    let counters: Vec<(String, String, i64)> = tallies::Entity::find()
-        .select_only()
-        .columns([
-            tallies::Column::VillageCode,
-            tallies::Column::Choice,
-            tallies::Column::Count,
-        ])
-        .filter(tallies::Column::TopicId.eq(topic.id))
-        .filter(tallies::Column::VillageCode.starts_with(&within))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let eligible: Vec<(String, i64)> = topic_eligible::Entity::find()
-        .select_only()
-        .columns([
-            topic_eligible::Column::VillageCode,
-            topic_eligible::Column::Count,
-        ])
-        .filter(topic_eligible::Column::TopicId.eq(topic.id))
-        .filter(topic_eligible::Column::VillageCode.starts_with(&within))
-        .into_tuple()
-        .all(db)
-        .await?;
-
-    let mut villages: BTreeMap<String, DivisionResult> = BTreeMap::new();
-    for (village, key, count) in counters {
-        let Some(choice) = Choice::parse_key(&key) else {
-            continue;
-        };
-        let row = villages
-            .entry(village.clone())
-            .or_insert_with(|| DivisionResult::new(village, &choices));
-        if let Some(slot) = row.counts.iter_mut().find(|(c, _)| *c == choice) {
-            slot.1 += count;
-            row.total += count;
-        }
-    }
-    for (village, count) in eligible {
-        villages
-            .entry(village.clone())
-            .or_insert_with(|| DivisionResult::new(village, &choices))
-            .eligible += count;
-    }
-
     let k = i64::from(svc.settings.privacy_min_cell);
-    let mut overall = DivisionResult::new(within.clone(), &choices);
-    for row in villages.values() {
-        overall.add(row);
-    }
-    let (consensus, dissenting) = agreement(kind, &choices, &overall, villages.values(), k);
-
-    let rolled = roll_up(&villages, level, &choices);
+    // Straight from the counters held in memory (`tally_cache`): the
+    // villages inside `within` are one range of the code-ordered table, so
+    // each roll-up row gathers consecutive villages and nothing is sorted.
+    let (overall, rolled, consensus, dissenting) = svc
+        .tallies
+        .with_villages(db, topic.id, freshness, |table| {
+            // Where each of the topic's choices sits in the table's keys.
+            let slots: Vec<Option<usize>> = choices
+                .iter()
+                .map(|c| {
+                    let key = c.key();
+                    table.keys.iter().position(|k| *k == key)
+                })
+                .collect();
+            let in_scope = || {
+                table
+                    .villages
+                    .range::<str, _>((
+                        std::ops::Bound::Included(within.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(|(code, _)| code.starts_with(within.as_str()))
+            };
+            let mut village = DivisionResult::new(String::new(), &choices);
+            let mut overall = DivisionResult::new(within.clone(), &choices);
+            for (code, tally) in in_scope() {
+                village.fill(code, tally, &slots);
+                overall.add(&village);
+            }
+            let mut rollup = RollUp::new(level, &choices);
+            let mut agreement = Agreement::new(kind, &choices, &overall, k);
+            for (code, tally) in in_scope() {
+                village.fill(code, tally, &slots);
+                rollup.add(&village);
+                if let Some(a) = agreement.as_mut() {
+                    a.add(&village);
+                }
+            }
+            let (consensus, dissenting) = agreement.map_or((None, Vec::new()), Agreement::finish);
+            (overall, rollup.rows, consensus, dissenting)
+        })
+        .await?;
     let rows = if full_detail {
         rolled
     } else {
@@ -206,20 +212,47 @@ pub async fn results(
     })
 }
 
+/// Sums villages, given in code order, into the rows of one level: the
+/// villages of a division are consecutive, so each row is built once.
+struct RollUp {
+    len: usize,
+    choices: Vec<Choice>,
+    rows: Vec<DivisionResult>,
+}
+
+impl RollUp {
+    fn new(level: Level, choices: &[Choice]) -> Self {
+        Self {
+            len: level.code_len(),
+            choices: choices.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, village: &DivisionResult) {
+        let key = &village.code[..self.len.min(village.code.len())];
+        match self.rows.last_mut() {
+            Some(row) if row.code == key => row.add(village),
+            _ => {
+                let mut row = DivisionResult::new(key.to_owned(), &self.choices);
+                row.add(village);
+                self.rows.push(row);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 fn roll_up(
     villages: &BTreeMap<String, DivisionResult>,
     level: Level,
     choices: &[Choice],
 ) -> Vec<DivisionResult> {
-    let len = level.code_len();
-    let mut rows: BTreeMap<String, DivisionResult> = BTreeMap::new();
-    for (code, village) in villages {
-        let key = code[..len.min(code.len())].to_owned();
-        rows.entry(key.clone())
-            .or_insert_with(|| DivisionResult::new(key, choices))
-            .add(village);
+    let mut rollup = RollUp::new(level, choices);
+    for village in villages.values() {
+        rollup.add(village);
     }
-    rows.into_values().collect()
+    rollup.rows
 }
 
 /// Folds rows with fewer than `k` responses into their parent, level by
@@ -272,7 +305,65 @@ fn fold_small(
 }
 
 /// The consensus figure and the villages whose majority dissents, counting
-/// only villages with at least `k` responses.
+/// only villages with at least `k` responses, gathered village by village.
+struct Agreement {
+    kind: Kind,
+    /// Indexes (in the rows' choice order) of the choices that agree.
+    agreeing: Vec<usize>,
+    k: i64,
+    consensus: Option<f64>,
+    dissenting: Vec<String>,
+}
+
+impl Agreement {
+    /// `None` when the topic has nothing to agree on (open topics, or a
+    /// choice topic nobody answered yet).
+    fn new(kind: Kind, choices: &[Choice], overall: &DivisionResult, k: i64) -> Option<Self> {
+        let agreeing: Vec<usize> = match kind {
+            Kind::Open => return None,
+            Kind::Choice => {
+                // Agreement on a choice is agreement with the overall favourite.
+                let leader = (0..choices.len())
+                    .max_by_key(|i| overall.counts[*i].1)
+                    .filter(|_| overall.total > 0)?;
+                vec![leader]
+            }
+            _ => (0..choices.len())
+                .filter(|i| kind.agreeing(&choices[*i]))
+                .collect(),
+        };
+        Some(Self {
+            kind,
+            agreeing,
+            k,
+            consensus: None,
+            dissenting: Vec::new(),
+        })
+    }
+
+    fn add(&mut self, row: &DivisionResult) {
+        if row.total < self.k || row.total == 0 {
+            return;
+        }
+        let agree: i64 = self.agreeing.iter().map(|i| row.counts[*i].1).sum();
+        let dissent = match self.kind {
+            Kind::Decision => row.count_of(&Choice::Oppose),
+            Kind::Appraisal => row.count_of(&Choice::Unsatisfied),
+            _ => row.total - agree,
+        };
+        let share = agree as f64 / row.total as f64;
+        self.consensus = Some(self.consensus.map_or(share, |c| c.min(share)));
+        if dissent * 2 > row.total {
+            self.dissenting.push(row.code.clone());
+        }
+    }
+
+    fn finish(self) -> (Option<f64>, Vec<String>) {
+        (self.consensus, self.dissenting)
+    }
+}
+
+#[cfg(test)]
 fn agreement<'a>(
     kind: Kind,
     choices: &[Choice],
@@ -280,42 +371,13 @@ fn agreement<'a>(
     villages: impl Iterator<Item = &'a DivisionResult>,
     k: i64,
 ) -> (Option<f64>, Vec<String>) {
-    let agreeing: Vec<Choice> = match kind {
-        Kind::Open => return (None, Vec::new()),
-        Kind::Choice => {
-            // Agreement on a choice is agreement with the overall favourite.
-            let Some(leader) = choices
-                .iter()
-                .max_by_key(|c| overall.count_of(c))
-                .filter(|_| overall.total > 0)
-            else {
-                return (None, Vec::new());
-            };
-            vec![leader.clone()]
-        }
-        _ => choices
-            .iter()
-            .filter(|c| kind.agreeing(c))
-            .cloned()
-            .collect(),
+    let Some(mut agreement) = Agreement::new(kind, choices, overall, k) else {
+        return (None, Vec::new());
     };
-    let dissent = |row: &DivisionResult| -> i64 {
-        match kind {
-            Kind::Decision => row.count_of(&Choice::Oppose),
-            Kind::Appraisal => row.count_of(&Choice::Unsatisfied),
-            _ => row.total - agreeing.iter().map(|c| row.count_of(c)).sum::<i64>(),
-        }
-    };
-    let mut consensus: Option<f64> = None;
-    let mut dissenting = Vec::new();
-    for row in villages.filter(|r| r.total >= k) {
-        let agree = agreeing.iter().map(|c| row.count_of(c)).sum::<i64>() as f64 / row.total as f64;
-        consensus = Some(consensus.map_or(agree, |c: f64| c.min(agree)));
-        if dissent(row) * 2 > row.total {
-            dissenting.push(row.code.clone());
-        }
+    for village in villages {
+        agreement.add(village);
     }
-    (consensus, dissenting)
+    agreement.finish()
 }
 
 /// The choices that count as dissent on `topic` before an outcome exists.
@@ -356,7 +418,17 @@ pub async fn dissent_themes(
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let results = if kind == Kind::Choice {
-        Some(results(svc, Some(actor), topic_id, Level::Village, None).await?)
+        Some(
+            results(
+                svc,
+                Some(actor),
+                topic_id,
+                Level::Village,
+                None,
+                Freshness::WithinLag,
+            )
+            .await?,
+        )
     } else {
         None
     };

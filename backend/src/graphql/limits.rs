@@ -36,15 +36,34 @@ impl Extension for FieldLimitExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let fields = count_fields(&doc);
-        if fields > MAX_FIELDS {
-            return Err(ServerError::new(
-                format!("the query has {fields} fields; at most {MAX_FIELDS} are allowed"),
-                None,
-            ));
-        }
+        within_cap(&doc)?;
         Ok(doc)
     }
+}
+
+/// The field cap for a request about to be executed: parses it (the parsed
+/// document is kept in the request, so it is not parsed twice) and refuses
+/// it when it writes out too many fields. A request that does not parse
+/// passes, for execution to report the syntax error.
+///
+/// # Errors
+/// The error to answer with when the cap is exceeded.
+pub fn check_fields(request: &mut async_graphql::Request) -> ServerResult<()> {
+    match request.parsed_query() {
+        Ok(doc) => within_cap(doc),
+        Err(_) => Ok(()),
+    }
+}
+
+fn within_cap(doc: &ExecutableDocument) -> ServerResult<()> {
+    let fields = count_fields(doc);
+    if fields > MAX_FIELDS {
+        return Err(ServerError::new(
+            format!("the query has {fields} fields; at most {MAX_FIELDS} are allowed"),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 fn count_fields(doc: &ExecutableDocument) -> usize {

@@ -51,7 +51,23 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 1_000;
 
+/// The schema for requests over HTTP, whose handler checks the field cap
+/// itself ([`limits::check_fields`]) before executing: any extension at all
+/// sends every field of every response through async-graphql's extension
+/// chain, which a results table of thousands of rows pays for dearly.
 pub fn build_schema(services: Option<Services>) -> AppSchema {
+    builder(services).finish()
+}
+
+/// The schema for subscriptions over WebSocket, where the field cap is an
+/// extension, as there is no request to inspect before it runs.
+pub fn build_ws_schema(services: Option<Services>) -> AppSchema {
+    builder(services).extension(limits::FieldLimit).finish()
+}
+
+fn builder(
+    services: Option<Services>,
+) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     let production = services.as_ref().is_some_and(|s| s.settings.production);
     let mut builder = Schema::build(
         Query::default(),
@@ -61,15 +77,14 @@ pub fn build_schema(services: Option<Services>) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
-    .limit_directives(20)
-    .extension(limits::FieldLimit);
+    .limit_directives(20);
     if production {
         builder = builder.disable_introspection();
     }
     if let Some(services) = services {
         builder = builder.data(services);
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL that `yishi schema` prints and `schema.graphql` holds.

@@ -562,9 +562,10 @@ async fn load_results(
     topic_id: i64,
     level: Option<DivisionLevel>,
     within: Option<&str>,
+    freshness: results::Freshness,
 ) -> crate::error::Result<TopicResults> {
     let level = level.map_or(divisions::Level::Village, Into::into);
-    let r = results::results(svc, viewer, topic_id, level, within).await?;
+    let r = results::results(svc, viewer, topic_id, level, within, freshness).await?;
     let options = topics::options(svc.db.reader(), topic_id).await?;
     Ok(to_gql_results(r, &options))
 }
@@ -653,6 +654,7 @@ impl TopicsQuery {
             parse_id(&topic_id, "topicId")?,
             level,
             within.as_deref(),
+            results::Freshness::WithinLag,
         )
         .await?)
     }
@@ -1075,7 +1077,15 @@ impl TopicsSubscription {
         let viewer = optional_actor(ctx).await?.cloned();
         let id = parse_id(&topic_id, "topicId")?;
         let mut events = svc.events.subscribe();
-        let first = load_results(&svc, viewer.as_ref(), id, level, within.as_deref()).await?;
+        let first = load_results(
+            &svc,
+            viewer.as_ref(),
+            id,
+            level,
+            within.as_deref(),
+            results::Freshness::Latest,
+        )
+        .await?;
         Ok(async_stream::stream! {
             yield Ok(first);
             let mut last_push = tokio::time::Instant::now();
@@ -1091,7 +1101,7 @@ impl TopicsSubscription {
                 tokio::time::sleep_until(last_push + RESULTS_PUSH_INTERVAL).await;
                 while events.try_recv().is_ok() {}
                 last_push = tokio::time::Instant::now();
-                yield load_results(&svc, viewer.as_ref(), id, level, within.as_deref()).await.map_err(Into::into);
+                yield load_results(&svc, viewer.as_ref(), id, level, within.as_deref(), results::Freshness::Latest).await.map_err(Into::into);
             }
         })
     }

@@ -207,7 +207,11 @@ async fn execute(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = RequestAuth::from_header(authorization, &state.services.jwt);
-    let mut response = state.schema.execute(request.data(auth).data(ip)).await;
+    let mut request = request;
+    let mut response = match crate::graphql::limits::check_fields(&mut request) {
+        Ok(()) => state.schema.execute(request.data(auth).data(ip)).await,
+        Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+    };
     label_uncoded_errors(&mut response);
     // A request error: nothing ran (parse, validation or limits).
     let request_error = response.data == async_graphql::Value::Null
@@ -219,20 +223,20 @@ async fn execute(
                 .and_then(|ext| ext.get("code"))
                 .is_some_and(|c| *c == async_graphql::Value::from("GRAPHQL_VALIDATION_FAILED"))
         });
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    let status = if request_error && media == ResponseMedia::GraphqlResponse {
-        if let Some(obj) = body.as_object_mut() {
-            obj.remove("data");
-        }
-        StatusCode::BAD_REQUEST
+    // Written straight out: a large result goes to bytes once, not through
+    // a JSON tree first.
+    let (body, status) = if request_error && media == ResponseMedia::GraphqlResponse {
+        let errors = json!({ "errors": response.errors });
+        (errors.to_string(), StatusCode::BAD_REQUEST)
     } else {
-        StatusCode::OK
+        let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+        (body, StatusCode::OK)
     };
     let content_type = match media {
         ResponseMedia::Json => "application/json",
         ResponseMedia::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
     };
-    let mut resp = Response::new(Body::from(body.to_string()));
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -289,7 +293,7 @@ pub async fn ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
+    let schema = state.ws_schema.clone();
     let jwt = state.services.jwt.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)

@@ -17,7 +17,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::domain::Services;
-use crate::graphql::{build_schema, AppSchema};
+use crate::graphql::{build_schema, build_ws_schema, AppSchema};
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -26,6 +26,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct AppState {
     pub services: Services,
     pub schema: AppSchema,
+    /// The same schema with the field cap as an extension, for WebSocket.
+    pub ws_schema: AppSchema,
 }
 
 /// The whole application as a router, ready to serve or to test.
@@ -34,6 +36,7 @@ pub fn build_app(services: Services) -> Router {
     let static_dir = services.settings.static_dir.clone();
     let state = AppState {
         schema: build_schema(Some(services.clone())),
+        ws_schema: build_ws_schema(Some(services.clone())),
         services,
     };
     let index = static_dir.join("index.html");

@@ -10,7 +10,9 @@ use yishi::domain::topics::run_due;
 use yishi::mail::worker;
 use yishi::mail::Mailer;
 use yishi_tests::smtp::SmtpServer;
-use yishi_tests::{codes, db_tests, fast_resident, spawn_app, Account, Backend, TestApp};
+use yishi_tests::{
+    codes, db_tests, fast_resident, spawn_app, spawn_app_with, Account, Backend, TestApp,
+};
 
 const CREATE: &str = "mutation($input: TopicInput!) { createTopic(input: $input) { id } }";
 const SUBMIT: &str =
@@ -280,8 +282,82 @@ async fn a_topic_open_for_less_than_a_day_gets_no_reminder(backend: Backend) {
     );
 }
 
+/// A large audience is queued by a background job, not by the request that
+/// announced the topic: the request returns with nothing queued, the job
+/// queues every eligible resident once, chunk by chunk, and running it again,
+/// or while another instance holds it, changes nothing.
+async fn a_large_audience_is_queued_in_the_background_chunk_by_chunk(backend: Backend) {
+    use yishi::domain::topics::notices;
+
+    let app = spawn_app_with(backend, &[("YISHI_BULK_INLINE_MAX", "2")]).await;
+    let organiser = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    let mut inside = Vec::new();
+    for village in [
+        codes::GUODIANZI,
+        codes::TAIPINGBAO,
+        codes::GUODIANZI,
+        codes::TAIPINGBAO,
+        codes::GUODIANZI,
+    ] {
+        inside.push(fast_resident(&app, village).await.0);
+    }
+    let outside = fast_resident(&app, codes::XINGLONGLU).await.0;
+    let id = announced(
+        &app,
+        &organiser,
+        topic_input(
+            codes::XIAGUANYING,
+            Duration::hours(73),
+            Duration::hours(120),
+        ),
+    )
+    .await;
+    assert_eq!(
+        of_kind(&app, "topic_announced", &id).await,
+        0,
+        "the request left the notices to the job"
+    );
+    let pending = "SELECT COUNT(*) FROM bulk_emails WHERE done_at IS NULL";
+    assert_eq!(app.count(pending).await, 1);
+
+    // Another instance holds the job: it is left alone.
+    app.execute("UPDATE bulk_emails SET leased_until = '2999-01-01T00:00:00Z'")
+        .await;
+    assert_eq!(notices::run_jobs(&app.services, 2).await.unwrap(), 0);
+    assert_eq!(of_kind(&app, "topic_announced", &id).await, 0);
+    app.execute("UPDATE bulk_emails SET leased_until = NULL")
+        .await;
+
+    // Five residents in chunks of two: three chunks, then done.
+    assert_eq!(notices::run_jobs(&app.services, 2).await.unwrap(), 5);
+    assert_eq!(of_kind(&app, "topic_announced", &id).await, 5);
+    for user in &inside {
+        assert_eq!(sent_to(&app, "topic_announced", &id, *user).await, 1);
+    }
+    assert_eq!(sent_to(&app, "topic_announced", &id, outside).await, 0);
+    assert_eq!(app.count(pending).await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM bulk_emails WHERE queued = 5")
+            .await,
+        1
+    );
+    assert_eq!(
+        notices::run_jobs(&app.services, 2).await.unwrap(),
+        0,
+        "a finished job does not run again"
+    );
+
+    // A job that runs again from the start (a crash before its progress was
+    // recorded) queues nobody twice.
+    app.execute("UPDATE bulk_emails SET done_at = NULL, after_user_id = 0, leased_until = NULL")
+        .await;
+    assert_eq!(notices::run_jobs(&app.services, 2).await.unwrap(), 0);
+    assert_eq!(of_kind(&app, "topic_announced", &id).await, 5);
+}
+
 db_tests!(
     opening_tells_every_eligible_resident_once_and_nobody_else,
     closing_soon_reminds_those_who_have_not_answered_exactly_once,
     a_topic_open_for_less_than_a_day_gets_no_reminder,
+    a_large_audience_is_queued_in_the_background_chunk_by_chunk,
 );

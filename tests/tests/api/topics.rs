@@ -595,6 +595,81 @@ async fn results_roll_up_to_a_recount_at_every_level(backend: Backend) {
     );
 }
 
+/// Results are served from counters held in memory and moved by each
+/// committed opinion; reading them while opinions arrive and change (so
+/// that loads race with writes) must still end equal to a recount.
+async fn results_read_during_a_storm_of_opinions_equal_a_recount(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let villages = [codes::GUODIANZI, codes::TAIPINGBAO, codes::XINGLONGLU];
+    let mut tokens = Vec::new();
+    for i in 0..120 {
+        tokens.push(yishi_tests::fast_resident(&app, villages[i % 3]).await.1);
+    }
+    let stances = ["SUPPORT", "OPPOSE", "ABSTAIN"];
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reader = async {
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) || reads == 0 {
+            app.ok(
+                Some(&organiser.access_token),
+                RESULTS,
+                json!({ "t": id, "l": "VILLAGE" }),
+            )
+            .await;
+            reads += 1;
+        }
+        reads
+    };
+    let writers = async {
+        // Everyone answers, then everyone changes their mind once.
+        for round in 0..2 {
+            let tasks = tokens.iter().enumerate().map(|(i, token)| {
+                let app = &app;
+                let id = &id;
+                async move {
+                    app.ok(
+                        Some(token),
+                        SUBMIT,
+                        json!({ "t": id, "s": stances[(i + round) % 3], "r": "理由" }),
+                    )
+                    .await
+                }
+            });
+            futures::future::join_all(tasks).await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let (reads, ()) = futures::future::join(reader, writers).await;
+    assert!(reads > 0);
+    let results = app
+        .ok(
+            Some(&organiser.access_token),
+            RESULTS,
+            json!({ "t": id, "l": "VILLAGE" }),
+        )
+        .await;
+    let rows = results["topicResults"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let village = row["divisionCode"].as_str().unwrap();
+        for count in row["counts"].as_array().unwrap() {
+            let choice = count["stance"].as_str().unwrap().to_lowercase();
+            let recount = app
+                .count(&format!(
+                    "SELECT COUNT(*) FROM opinions WHERE topic_id = {id} AND village_code = '{village}' AND choice = '{choice}'"
+                ))
+                .await;
+            assert_eq!(
+                count["count"].as_i64().unwrap(),
+                recount,
+                "{village} {choice}"
+            );
+        }
+    }
+    assert_eq!(results["topicResults"]["overall"]["total"], 120);
+}
+
 async fn small_villages_are_folded_for_the_public(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, organiser) = open_topic(&app, codes::XIAGUANYING, topic_input("", "DECISION")).await;
@@ -961,6 +1036,7 @@ db_tests!(
     a_choice_topic_counts_options,
     five_hundred_concurrent_submissions_keep_counters_exact,
     results_roll_up_to_a_recount_at_every_level,
+    results_read_during_a_storm_of_opinions_equal_a_recount,
     small_villages_are_folded_for_the_public,
     organisers_list_filter_and_export_opinions_and_residents_see_their_own,
     an_organiser_records_an_offline_opinion_the_resident_can_confirm_or_correct,

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::model::{self, Eligibility, State, Topic};
+use super::notices::{self, Recipients};
 use crate::domain::authz::{Action, Actor};
 use crate::domain::outbox::EmailKind;
 use crate::domain::{audit, Services};
@@ -135,6 +136,9 @@ pub(crate) async fn finish_move(
     .await?;
     let updated = model::get(&txn, topic.id).await?;
     txn.commit().await?;
+    // Opening and closing take the eligible counts again.
+    svc.tallies.forget(topic.id);
+    svc.topic_cache.forget(topic.id);
     svc.events
         .publish(Event::TopicStateChanged {
             topic_id: topic.id,
@@ -191,7 +195,8 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
         now,
     )
     .await?;
-    let queued = queue_to_eligible(
+    let queued = notices::queue_to_eligible(
+        svc,
         &txn,
         &topic,
         EmailKind::TopicAnnounced,
@@ -205,82 +210,10 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
         trigger,
         &topic,
         State::Announced,
-        serde_json::json!({ "notices_queued": queued }),
+        serde_json::json!({ "notices_queued": queued.to_json() }),
         now,
     )
     .await
-}
-
-/// Which of a topic's eligible residents an email goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recipients {
-    Everyone,
-    /// Only those with no opinion on the topic yet.
-    NotAnswered,
-}
-
-/// Queues one email of `kind` about `topic` per eligible resident (see
-/// [`Recipients`]) with one INSERT … SELECT, so a county-wide topic costs
-/// one statement, not a round trip per resident. The message body is
-/// rendered at delivery from the topic, so the payload is the same for
-/// everyone. The key `KIND:topic:ID:EMAIL` makes queueing again a no-op.
-async fn queue_to_eligible(
-    txn: &DatabaseTransaction,
-    topic: &Topic,
-    kind: EmailKind,
-    recipients: Recipients,
-    now: DateTime<Utc>,
-) -> Result<u64> {
-    let backend = txn.get_database_backend();
-    let payload = serde_json::json!({
-        "topic_id": topic.id,
-        "title": topic.title,
-        "scope_code": topic.scope_code,
-        "opens_at": topic.opens_at.map(|o| o.to_rfc3339()),
-        "closes_at": topic.closes_at.map(|c| c.to_rfc3339()),
-    })
-    .to_string();
-    let key_prefix = format!("{}:topic:{}:", kind.as_str(), topic.id);
-    let p = |n| crate::db::param(backend, n);
-    let (eligible_join, eligible_filter) = match Eligibility::parse(&topic.eligibility) {
-        Some(Eligibility::Stakeholders) => (
-            "JOIN topic_stakeholders s ON s.user_id = u.id",
-            format!("s.topic_id = {}", topic.id),
-        ),
-        _ => ("", format!("r.division_code LIKE {}", p(4))),
-    };
-    let answered_filter = match recipients {
-        Recipients::Everyone => String::new(),
-        Recipients::NotAnswered => format!(
-            " AND NOT EXISTS (SELECT 1 FROM opinions o WHERE o.topic_id = {} AND o.user_id = u.id)",
-            topic.id
-        ),
-    };
-    let sql = format!(
-        "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
-         SELECT {key} || u.email, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
-         FROM users u JOIN residencies r ON r.user_id = u.id AND r.status = 'approved' {eligible_join} \
-         WHERE {filter}{answered_filter} \
-         ON CONFLICT (idempotency_key) DO NOTHING",
-        key = p(1),
-        kind = kind.as_str(),
-        payload = p(2),
-        now = p(3),
-        filter = eligible_filter,
-    );
-    let result = txn
-        .execute(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                key_prefix.into(),
-                payload.into(),
-                now.into(),
-                format!("{}%", topic.scope_code).into(),
-            ],
-        ))
-        .await?;
-    Ok(result.rows_affected())
 }
 
 /// Opens an announced topic for opinions and queues the news to every
@@ -306,7 +239,8 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         now,
     )
     .await?;
-    let queued = queue_to_eligible(
+    let queued = notices::queue_to_eligible(
+        svc,
         &txn,
         &topic,
         EmailKind::TopicOpened,
@@ -321,7 +255,7 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         trigger,
         &topic,
         State::Open,
-        serde_json::json!({ "eligible": eligible, "notices_queued": queued }),
+        serde_json::json!({ "eligible": eligible, "notices_queued": queued.to_json() }),
         now,
     )
     .await
@@ -534,7 +468,8 @@ async fn remind(svc: &Services, id: i64, now: DateTime<Utc>) -> Result<bool> {
         _ => false,
     };
     let queued = if opened_long_enough {
-        queue_to_eligible(
+        notices::queue_to_eligible(
+            svc,
             &txn,
             &topic,
             EmailKind::ClosingSoon,
@@ -543,10 +478,10 @@ async fn remind(svc: &Services, id: i64, now: DateTime<Utc>) -> Result<bool> {
         )
         .await?
     } else {
-        0
+        notices::Queued::Now(0)
     };
     txn.commit().await?;
-    tracing::info!(topic_id = id, queued, "closing-soon reminders queued");
+    tracing::info!(topic_id = id, ?queued, "closing-soon reminders queued");
     Ok(true)
 }
 

@@ -3,8 +3,10 @@
 //! or `WITHDRAWN` before a decision. The lifecycle table in [`State`] is the
 //! one place that says which move is legal.
 
+pub mod cache;
 pub mod lifecycle;
 pub mod model;
+pub mod notices;
 pub mod records;
 
 pub use lifecycle::scheduler_loop;

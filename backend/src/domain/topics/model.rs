@@ -577,32 +577,59 @@ pub async fn check_eligible(
     topic: &Topic,
     user_id: i32,
 ) -> Result<String> {
-    let home = residency::current(db, user_id).await?.ok_or_else(|| {
+    let home = residency::current(db, user_id).await?;
+    let listed = if is_for_stakeholders(topic) && home.is_some() {
+        is_stakeholder(db, topic.id, user_id).await?
+    } else {
+        false
+    };
+    eligible_village(topic, home.map(|h| h.division_code), listed)
+}
+
+/// Whether only the topic's listed stakeholders take part.
+pub fn is_for_stakeholders(topic: &Topic) -> bool {
+    Eligibility::parse(&topic.eligibility) == Some(Eligibility::Stakeholders)
+}
+
+/// Whether the user is on the topic's stakeholder list.
+///
+/// # Errors
+/// Database errors only.
+pub async fn is_stakeholder(
+    db: &impl ConnectionTrait,
+    topic_id: i64,
+    user_id: i32,
+) -> Result<bool> {
+    Ok(topic_stakeholders::Entity::find_by_id((topic_id, user_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The rule itself: a verified resident (`home` is their approved village)
+/// takes part in a topic of their division or above, or, on a stakeholder
+/// topic, when `listed`. Returns the village their opinion counts in.
+///
+/// # Errors
+/// `FORBIDDEN` saying why not.
+pub fn eligible_village(topic: &Topic, home: Option<String>, listed: bool) -> Result<String> {
+    let home = home.ok_or_else(|| {
         Error::forbidden(
             "only verified residents take part; ask your village to verify your residency",
         )
     })?;
-    match Eligibility::parse(&topic.eligibility) {
-        Some(Eligibility::Stakeholders) => {
-            let listed = topic_stakeholders::Entity::find_by_id((topic.id, user_id))
-                .one(db)
-                .await?
-                .is_some();
-            if !listed {
-                return Err(Error::forbidden(
-                    "this topic is open to its listed stakeholders only",
-                ));
-            }
+    if is_for_stakeholders(topic) {
+        if !listed {
+            return Err(Error::forbidden(
+                "this topic is open to its listed stakeholders only",
+            ));
         }
-        _ => {
-            if !divisions::contains(&topic.scope_code, &home.division_code) {
-                return Err(Error::forbidden(
-                    "this topic is for residents of another division",
-                ));
-            }
-        }
+    } else if !divisions::contains(&topic.scope_code, &home) {
+        return Err(Error::forbidden(
+            "this topic is for residents of another division",
+        ));
     }
-    Ok(home.division_code)
+    Ok(home)
 }
 
 #[derive(Debug, Default, Clone)]
