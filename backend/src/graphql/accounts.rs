@@ -86,6 +86,13 @@ impl AccountsMutation {
         Ok(true)
     }
 
+    /// Sets the language of my emails and pages: `zh-CN` or `en`.
+    async fn set_my_locale(&self, ctx: &Context<'_>, locale: String) -> Result<User> {
+        Ok(User(
+            accounts::set_locale(services(ctx), user_id(ctx)?, &locale).await?,
+        ))
+    }
+
     /// Changes the password; other sessions are signed out.
     async fn change_password(
         &self,

@@ -179,6 +179,88 @@ impl OutboxQuery {
         );
         Ok(connection)
     }
+
+    /// The audit log of a division and everything inside it, newest first
+    /// (administrators and supervisors of the division).
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        division_code: String,
+        subject_type: Option<String>,
+        subject_id: Option<String>,
+        action: Option<String>,
+        #[graphql(desc = "Page size (default 50, at most 200).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEntry, EmptyFields, EmptyFields>> {
+        let actor = actor(ctx).await?;
+        let after_id = after
+            .as_deref()
+            .map(|a| {
+                a.parse::<i64>()
+                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
+            })
+            .transpose()?;
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
+        let filter = crate::domain::audit::Filter {
+            division_code,
+            subject_type,
+            subject_id,
+            action,
+        };
+        let mut rows =
+            crate::domain::audit::list(services(ctx), actor, &filter, first, after_id).await?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(r.id.to_string(), AuditEntry(r))),
+        );
+        Ok(connection)
+    }
+}
+
+/// One organiser, supervisor or admin action, as the audit log keeps it.
+pub struct AuditEntry(pub crate::entities::audit_log::Model);
+
+#[Object]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Who acted; none for the scheduler.
+    async fn actor_user_id(&self) -> Option<ID> {
+        self.0.actor_user_id.map(|id| ID(id.to_string()))
+    }
+
+    /// `topic.announce`, `residency.approve`, `role.assign`, …
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    /// `topic`, `residency`, `role`, …
+    async fn subject_type(&self) -> &str {
+        &self.0.subject_type
+    }
+
+    async fn subject_id(&self) -> &str {
+        &self.0.subject_id
+    }
+
+    async fn division_code(&self) -> Option<&str> {
+        self.0.division_code.as_deref()
+    }
+
+    /// The details of the action, as JSON text.
+    async fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
 }
 
 #[derive(Default)]

@@ -1,7 +1,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use yishi_tests::{db_tests, error_code, error_field, spawn_app, Backend, TestApp, PASSWORD};
+use yishi_tests::{
+    codes, db_tests, error_code, error_field, spawn_app, Backend, TestApp, PASSWORD,
+};
 
 const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id email displayName emailVerified } } }";
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id } } }";
@@ -391,7 +393,30 @@ async fn two_hundred_concurrent_registrations_all_succeed(backend: Backend) {
     assert_eq!(app.count("SELECT COUNT(*) FROM refresh_tokens").await, 200);
 }
 
+/// The language of my emails and pages can be changed after sign-up.
+async fn a_user_changes_the_language_of_their_emails(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let resident = app.resident(codes::GUODIANZI).await;
+    let set = "mutation($l: String!) { setMyLocale(locale: $l) { locale } }";
+    let changed = app
+        .ok(Some(&resident.access_token), set, json!({ "l": "en" }))
+        .await;
+    assert_eq!(changed["setMyLocale"]["locale"], "en");
+    let me = app
+        .ok(Some(&resident.access_token), "{ me { locale } }", json!({}))
+        .await;
+    assert_eq!(me["me"]["locale"], "en");
+    let bad = app
+        .gql(Some(&resident.access_token), set, json!({ "l": "fr" }))
+        .await;
+    assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"));
+    assert_eq!(error_field(&bad), Some("locale"));
+    let anonymous = app.gql(None, set, json!({ "l": "en" })).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
+}
+
 db_tests!(
+    a_user_changes_the_language_of_their_emails,
     registering_signs_in_and_queues_one_verification_email,
     registering_the_same_email_twice_is_a_conflict,
     malformed_email_and_weak_password_are_bad_input_naming_the_field,

@@ -135,6 +135,10 @@ fn cases() -> Vec<Case> {
             vars: |f| json!({ "t": f.closed }), inside: READERS, outside: NOBODY },
         Case { name: "explanationCoverage", query: "query($t: ID!) { explanationCoverage(topicId: $t) { rows { divisionCode } } }",
             vars: |f| json!({ "t": f.closed }), inside: READERS, outside: NOBODY },
+        Case { name: "auditLog", query: "query($d: String!) { auditLog(divisionCode: $d) { nodes { id action } } }",
+            vars: |f| json!({ "d": f.scope }), inside: READERS, outside: NOBODY },
+        Case { name: "setMyLocale", query: "mutation { setMyLocale(locale: \"zh-CN\") { id } }",
+            vars: |_| json!({}), inside: SIGNED_IN, outside: SIGNED_IN },
         Case { name: "dashboard", query: "query($d: String!) { dashboard(divisionCode: $d) { division { responses } } }",
             vars: |f| json!({ "d": f.scope }), inside: READERS, outside: NOBODY },
         // Residency and roles.

@@ -1023,6 +1023,45 @@ async fn participation_and_quorum_are_measured_against_residents_at_opening(back
     );
 }
 
+/// Each move is in the audit log, newest first, for the supervisors and
+/// organisers of the division, page by page; others cannot read it.
+async fn the_audit_log_shows_each_move_to_those_who_oversee_the_division(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, _) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let supervisor = app.with_role(Role::Supervisor, codes::YUZHONG).await;
+    let query = "query($d: String!, $s: String, $f: Int, $a: String) { auditLog(divisionCode: $d, subjectType: \"topic\", subjectId: $s, first: $f, after: $a) { nodes { action subjectId divisionCode } pageInfo { hasNextPage endCursor } } }";
+    let page = app
+        .ok(
+            Some(&supervisor.access_token),
+            query,
+            json!({ "d": codes::YUZHONG, "s": id, "f": 1 }),
+        )
+        .await;
+    let log = &page["auditLog"];
+    assert_eq!(log["nodes"][0]["action"], "topic.open", "{log}");
+    assert_eq!(log["nodes"][0]["divisionCode"], codes::YUZHONG);
+    assert_eq!(log["pageInfo"]["hasNextPage"], true);
+    let next = app
+        .ok(
+            Some(&supervisor.access_token),
+            query,
+            json!({ "d": codes::YUZHONG, "s": id, "f": 1, "a": log["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    assert_eq!(next["auditLog"]["nodes"][0]["action"], "topic.announce");
+    let elsewhere = app
+        .with_role(Role::Supervisor, codes::CHENGGUAN_DISTRICT)
+        .await;
+    let denied = app
+        .gql(
+            Some(&elsewhere.access_token),
+            query,
+            json!({ "d": codes::YUZHONG, "s": id }),
+        )
+        .await;
+    assert_eq!(error_code(&denied), Some("FORBIDDEN"));
+}
+
 db_tests!(
     participation_and_quorum_are_measured_against_residents_at_opening,
     a_topic_goes_through_the_procedure_to_closed,
@@ -1042,4 +1081,5 @@ db_tests!(
     an_organiser_records_an_offline_opinion_the_resident_can_confirm_or_correct,
     an_organiser_outside_the_scope_cannot_create_or_move_topics,
     residents_find_topics_of_their_village_and_above,
+    the_audit_log_shows_each_move_to_those_who_oversee_the_division,
 );
