@@ -684,6 +684,21 @@ pub async fn create_verified_user(
     Ok(user)
 }
 
+/// Changes the language of the user's emails and pages.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `locale`.
+pub async fn set_locale(svc: &Services, user_id: i32, locale: &str) -> Result<User> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+
+    let locale = Locale::parse(locale)?;
+    let user = get(svc.db.reader(), user_id).await?;
+    let mut active = user.into_active_model();
+    active.locale = sea_orm::ActiveValue::Set(locale.as_str().to_owned());
+    active.updated_at = sea_orm::ActiveValue::Set(svc.now());
+    Ok(active.update(svc.db.writer()).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,19 +755,4 @@ mod tests {
         assert_eq!(Locale::parse("en").unwrap(), Locale::En);
         assert!(Locale::parse("fr").is_err());
     }
-}
-
-/// Changes the language of the user's emails and pages.
-///
-/// # Errors
-/// `BAD_USER_INPUT` on `locale`.
-pub async fn set_locale(svc: &Services, user_id: i32, locale: &str) -> Result<User> {
-    use sea_orm::{ActiveModelTrait, IntoActiveModel};
-
-    let locale = Locale::parse(locale)?;
-    let user = get(svc.db.reader(), user_id).await?;
-    let mut active = user.into_active_model();
-    active.locale = sea_orm::ActiveValue::Set(locale.as_str().to_owned());
-    active.updated_at = sea_orm::ActiveValue::Set(svc.now());
-    Ok(active.update(svc.db.writer()).await?)
 }
