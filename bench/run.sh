@@ -9,6 +9,10 @@
 #   BENCH_RESIDENTS [1000000]     residents seeded
 #   BENCH_TOKENS [=residents, at most 1000000]  residents with a token
 #   BENCH_CONNECTIONS ["64 256"]  concurrency for submissions and baseline
+#   BENCH_RSS_CONNECTIONS [1000]  one more submission run at this concurrency,
+#       for the server's memory with many connections (empty: skip)
+#   BENCH_LOGIN_CONNECTIONS [64]  a login storm (argon2id) with submissions
+#       alongside (empty: skip)
 #   BENCH_RESULTS_CONNECTIONS ["1 64 256"]  concurrency for results queries
 #   BENCH_BACKENDS ["sqlite postgres"]
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/postgres]: an existing
@@ -136,7 +140,7 @@ for backend in $BENCH_BACKENDS; do
   DATABASE_URL=$DB_URL YISHI_BIND=127.0.0.1:$PORT YISHI_DEMO_DATA=false \
     YISHI_NOTICE_PERIOD_HOURS=0 YISHI_LOG=warn YISHI_ENV=production \
     YISHI_DATA_DIR=$DIR YISHI_STATIC_DIR=$DIR/static \
-    YISHI_RATE_LIMIT_OPINION_PER_IP=0 \
+    YISHI_RATE_LIMIT_OPINION_PER_IP=0 YISHI_RATE_LIMIT_LOGIN_PER_IP=0 \
     taskset -c "$SERVER_CPU" "$YISHI" serve >"$DIR/server.log" 2>&1 &
   SERVER_PID=$!
   wait_ready "http://127.0.0.1:$PORT/readyz"
@@ -177,6 +181,29 @@ for backend in $BENCH_BACKENDS; do
       wait "$bg"
       offset=$((offset + $(requests_of "results_${level,,}_load_c${c}_submit")))
     done
+  done
+  # (c) many connections at once, for memory.
+  for c in ${BENCH_RSS_CONNECTIONS-1000}; do
+    echo "$offset" >"$DIR/submit_c$c.offset"
+    # shellcheck disable=SC2046
+    run_wrk "submit_c$c" submit "$c" "$BENCH_SECONDS" "$URL" $(submit_env)
+    offset=$((offset + $(requests_of "submit_c$c")))
+  done
+
+  # (d) a login storm, submissions alongside: logins beyond what the argon2
+  # pool takes are answered RATE_LIMITED within 2 s, and submissions go on.
+  FIRST_USER=$(seed 'd["first_user_id"]')
+  for c in ${BENCH_LOGIN_CONNECTIONS-64}; do
+    sc=${BENCH_CONNECTIONS##* }
+    echo "$offset" >"$DIR/login_c${c}_submit.offset"
+    # shellcheck disable=SC2046
+    run_wrk "login_c${c}_submit" submit "$sc" "$((BENCH_SECONDS + 2))" "$URL" $(submit_env) &
+    bg=$!
+    sleep 1
+    run_wrk "login_c$c" login "$c" "$BENCH_SECONDS" "$URL" \
+      BENCH_LOGIN_FIRST="$FIRST_USER" BENCH_LOGIN_COUNT="$BENCH_RESIDENTS"
+    wait "$bg"
+    offset=$((offset + $(requests_of "login_c${c}_submit")))
   done
   peak_rss_kib "$SERVER_PID" >"$DIR/server_peak_rss_kib"
   stop_server

@@ -1,10 +1,14 @@
 -- wrk script for `make bench` (bench/run.sh): POST /graphql with a
 -- different resident's token per request (submit) or the organiser's token
 -- (results). Every response body is checked: a 200 whose body holds
--- "errors" counts as a failure. done() writes a JSON line to BENCH_OUT_JSON.
+-- "errors" counts as a failure, except that RATE_LIMITED answers to logins
+-- are counted apart ("limited": the argon2 pool shedding load, as designed).
+-- done() writes a JSON line to BENCH_OUT_JSON.
 --
 -- Environment:
---   BENCH_MODE         submit | results
+--   BENCH_MODE         submit | results | login
+--   BENCH_LOGIN_FIRST  first seeded resident id (login: r<id>@bench.invalid)
+--   BENCH_LOGIN_COUNT  how many residents to cycle through (login)
 --   BENCH_TOKENS_FILE  one access token per line (submit)
 --   BENCH_TOKEN_OFFSET first token to use (0-based; wraps around)
 --   BENCH_TOPIC        topic id
@@ -29,7 +33,7 @@ end
 local tokens = {}
 local idx, step = 0, 1
 -- Globals, not locals: done() reads them with thread:get().
-ok, gql_errors, non_200 = 0, 0, 0
+ok, gql_errors, non_200, limited = 0, 0, 0, 0
 sample = ""
 local static_request = nil
 
@@ -44,7 +48,11 @@ function init(args)
   local n = tonumber(thread_index) or 0
   -- Threads interleave tokens: pass wrk's -t as BENCH_THREADS.
   step = tonumber(os.getenv("BENCH_THREADS") or "1") or 1
-  if mode == "submit" then
+  if mode == "login" then
+    login_first = tonumber(os.getenv("BENCH_LOGIN_FIRST") or "1") or 1
+    login_count = tonumber(os.getenv("BENCH_LOGIN_COUNT") or "1000") or 1000
+    idx = n
+  elseif mode == "submit" then
     local file = os.getenv("BENCH_TOKENS_FILE")
     for line in io.lines(file) do
       if #line > 0 then tokens[#tokens + 1] = line end
@@ -65,6 +73,13 @@ end
 
 function request()
   if static_request then return static_request end
+  if mode == "login" then
+    local id = login_first + (idx % login_count)
+    idx = idx + step
+    local body = '{"query":"mutation($e:String!,$p:String!){login(email:$e,password:$p){accessToken}}",' ..
+      '"variables":{"e":"r' .. id .. '@bench.invalid","p":"bench-password"}}'
+    return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+  end
   local i = idx % #tokens
   local round = math.floor(idx / #tokens)
   idx = idx + step
@@ -81,6 +96,8 @@ function response(status, headers, body)
   if status ~= 200 then
     non_200 = non_200 + 1
     if sample == "" then sample = status .. " " .. string.sub(body or "", 1, 300) end
+  elseif mode == "login" and string.find(body, '"RATE_LIMITED"', 1, true) then
+    limited = limited + 1
   elseif string.find(body, '"errors"', 1, true) then
     gql_errors = gql_errors + 1
     if sample == "" then sample = string.sub(body, 1, 300) end
@@ -98,11 +115,12 @@ local function json_string(s)
 end
 
 function done(summary, latency, requests)
-  local t_ok, t_gql, t_non200, t_sample = 0, 0, 0, ""
+  local t_ok, t_gql, t_non200, t_limited, t_sample = 0, 0, 0, 0, ""
   for _, thread in ipairs(threads) do
     t_ok = t_ok + (thread:get("ok") or 0)
     t_gql = t_gql + (thread:get("gql_errors") or 0)
     t_non200 = t_non200 + (thread:get("non_200") or 0)
+    t_limited = t_limited + (thread:get("limited") or 0)
     local s = thread:get("sample") or ""
     if t_sample == "" then t_sample = s end
   end
@@ -112,11 +130,11 @@ function done(summary, latency, requests)
   local out = string.format(
     '{"requests":%d,"ok":%d,"graphql_errors":%d,"non_200":%d,"socket_errors":%d,' ..
     '"duration_s":%.3f,"ok_per_s":%.1f,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,' ..
-    '"max_ms":%.3f,"mean_ms":%.3f,"error_sample":%s}',
+    '"max_ms":%.3f,"mean_ms":%.3f,"limited":%d,"error_sample":%s}',
     summary.requests, t_ok, t_gql, t_non200, socket_errors, secs, t_ok / secs,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000,
-    json_string(t_sample))
+    t_limited, json_string(t_sample))
   local path = os.getenv("BENCH_OUT_JSON")
   if path and path ~= "" then
     local f = assert(io.open(path, "w"))
