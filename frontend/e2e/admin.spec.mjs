@@ -263,12 +263,22 @@ step('explains the outcome to the dissenters with a preview of its recipients', 
   await mail.waitFor((m) => m.to.includes('resident3@yishi.example') && /\/explanations\//.test(m.text))
 })
 
-step('switches to English', async () => {
+step('switches to English (the account’s email language follows)', async () => {
+  const token = await app.login('township@yishi.example')
+  const accountLocale = async (want) => {
+    for (let i = 0; i < 50; i++) {
+      if ((await app.gql('{ me { locale } }', {}, token)).me.locale === want) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.fail(`the account's locale never became ${want}`)
+  }
   await page.getByRole('radio', { name: 'English' }).click({ force: true })
   await page.getByRole('menuitem', { name: 'Dashboard' }).waitFor()
   await page.getByRole('tab', { name: 'Explanations' }).waitFor()
+  await accountLocale('en')
   await page.getByRole('radio', { name: '中文' }).click({ force: true })
   await page.getByRole('menuitem', { name: '数据看板' }).waitFor()
+  await accountLocale('zh-CN')
 })
 
 step('approves a residency request from the queue, and rejects another with a reason', async () => {
@@ -305,6 +315,26 @@ step('approves a residency request from the queue, and rejects another with a re
   assert.deepEqual(me.me.residency, { status: 'APPROVED', divisionCode: '620123101201' })
 })
 
+step('reads the audit log: the topic was announced and opened, with a link to it', async () => {
+  await page.getByRole('menuitem', { name: '操作日志' }).click()
+  await page.getByRole('heading', { name: '操作日志' }).waitFor()
+  const row = (action) => page.locator('.el-table__row', { hasText: action }).filter({ hasText: `议题 #${topicId}` })
+  await row('发布预告').first().waitFor()
+  await row('开始征集').first().waitFor()
+  await page.locator('.el-table__row', { hasText: '通过居民认证' }).filter({ hasText: '居民认证 #' }).first().waitFor()
+  assert.equal(await page.locator('.el-alert--error').count(), 0)
+  await screenshot(page, 'admin-14-audit')
+  // Only the openings; the detail unfolds; the subject links to the topic.
+  await page.locator('.el-select', { has: page.getByLabel('操作', { exact: true }) }).click()
+  await page.locator('.el-select-dropdown__item', { hasText: '开始征集' }).filter({ visible: true }).click()
+  await page.waitForFunction(() => document.querySelectorAll('.audit-table .el-table__body-wrapper tbody tr.el-table__row').length === 1)
+  await row('开始征集').locator('.el-table__expand-icon').click()
+  await page.locator('.audit-table pre').waitFor()
+  await screenshot(page, 'admin-14b-audit-filtered')
+  await row('开始征集').getByRole('link').click()
+  await page.getByRole('heading', { name: TITLE }).waitFor()
+})
+
 test('a resident without a staff role is refused', async () => {
   const other = await newDesktopPage(browser, app)
   await other.goto('/admin/login')
@@ -334,6 +364,7 @@ test('the province administrator visits every section; assigns and revokes a rol
     ['行政区划', '兰州市'],
     ['用户与角色', '查找用户并分配角色'],
     ['邮件发送', 'resident3@yishi.example'],
+    ['操作日志', '议题 #'],
   ]
   for (const [menu, text] of sections) {
     await admin.getByRole('menuitem', { name: menu, exact: true }).click()

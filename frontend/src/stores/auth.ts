@@ -71,6 +71,15 @@ const LogoutDocument = graphql(`
   }
 `)
 
+const SetMyLocaleDocument = graphql(`
+  mutation SetMyLocale($locale: String!) {
+    setMyLocale(locale: $locale) {
+      id
+      locale
+    }
+  }
+`)
+
 export type CurrentUser = NonNullable<MeQuery['me']>
 
 export const useAuthStore = defineStore('auth', () => {
@@ -123,10 +132,21 @@ export const useAuthStore = defineStore('auth', () => {
     user.value = null
   }
 
+  let localeQueue: Promise<unknown> = Promise.resolve()
+  /** Saves the language of my emails and pages on the account (one change at a time, in order). */
+  function saveLocale(locale: string): Promise<void> {
+    const run = localeQueue.then(async () => {
+      const data = await gqlRequest(SetMyLocaleDocument, { locale })
+      if (user.value) user.value = { ...user.value, locale: data.setMyLocale.locale }
+    })
+    localeQueue = run.catch(() => undefined)
+    return run
+  }
+
   const residency = computed(() => user.value?.residency ?? null)
   const isVerifiedResident = computed(() => residency.value?.status === 'APPROVED')
   const villageCode = computed(() => (isVerifiedResident.value ? residency.value?.divisionCode ?? null : null))
   const isStaff = computed(() => (user.value?.roles.length ?? 0) > 0)
 
-  return { user, signedIn, fetchMe, restore, login, register, logout, residency, isVerifiedResident, villageCode, isStaff }
+  return { user, signedIn, fetchMe, restore, login, register, logout, saveLocale, residency, isVerifiedResident, villageCode, isStaff }
 })

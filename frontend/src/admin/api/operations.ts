@@ -730,3 +730,24 @@ export const AdminRecordProxyOpinionDocument = graphql(`
     }
   }
 `)
+
+export const AdminAuditLogDocument = graphql(`
+  query AdminAuditLog($code: String!, $subjectType: String, $action: String, $after: String) {
+    auditLog(divisionCode: $code, subjectType: $subjectType, action: $action, first: 50, after: $after) {
+      nodes {
+        id
+        actorUserId
+        action
+        subjectType
+        subjectId
+        divisionCode
+        detail
+        createdAt
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`)

@@ -184,7 +184,8 @@ const en: typeof zh = {
     digestHint: 'A single email at 8:00 instead of one per event',
     emails: 'Emails I get',
     always: 'Account emails always go',
-    emailLanguage: 'Emails use the language chosen when you signed up.',
+    emailLanguage: 'Emails use the language chosen here too.',
+    localeNotSaved: 'The page language changed, but the email language was not saved: {reason}',
   },
   me: {
     residency: 'Residency',

@@ -183,7 +183,8 @@ export default {
     digestHint: '每天早上 8 点发一封，不再逐条发送',
     emails: '接收哪些邮件',
     always: '账号相关邮件总会发送',
-    emailLanguage: '邮件语言为注册时选择的语言。',
+    emailLanguage: '邮件也使用这里选择的语言。',
+    localeNotSaved: '页面已切换语言，但邮件语言没有保存：{reason}',
   },
   me: {
     residency: '居民认证',
