@@ -145,10 +145,7 @@ pub async fn submit(
     let cached = if grouped {
         svc.topic_cache.get(db, topic_id).await?
     } else {
-        std::sync::Arc::new(topics::cache::CachedTopic {
-            topic: topics::get(db, topic_id).await?,
-            options: topics::options(db, topic_id).await?,
-        })
+        std::sync::Arc::new(topics::cache::CachedTopic::read(db, topic_id).await?)
     };
     let topic = &cached.topic;
     if !State::parse(&topic.state).is_some_and(State::is_public) {
@@ -505,7 +502,7 @@ async fn write_online_batch(
         }
     }
     let mut written = Vec::with_capacity(batch.len());
-    let mut counters: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut all_moves = Vec::with_capacity(batch.len());
     let mut revisions = Vec::with_capacity(batch.len());
     for p in batch {
         let uid = p.user_id.expect("online opinions have a user");
@@ -529,78 +526,27 @@ async fn write_online_batch(
                 continue;
             }
         };
-        let key = p.choice.key();
-        let mut moves = Vec::with_capacity(2);
-        let mut moved = |village: &str, choice: &str, delta: i64| {
-            *counters
-                .entry((p.topic.id, village.to_owned(), choice.to_owned()))
-                .or_default() += delta;
-            moves.push(TallyMove {
-                topic_id: p.topic.id,
-                village: village.to_owned(),
-                choice: choice.to_owned(),
-                delta,
-            });
+        let values = Values {
+            topic_id: p.topic.id,
+            user_id: Some(uid),
+            proxy_name: None,
+            village: &village,
+            key: p.choice.key(),
+            reason: p.reason.clone(),
+            source: &p.source,
+            now,
         };
-        let opinion = match current.remove(&(p.topic.id, uid)) {
-            Some(old) => {
-                if old.choice != key || old.village_code != village {
-                    moved(&old.village_code, &old.choice, -1);
-                    moved(&village, &key, 1);
-                }
-                let revision = old.revision + 1;
-                let mut active: opinions::ActiveModel = old.into();
-                active.choice = Set(key.clone());
-                active.village_code = Set(village.clone());
-                active.reason = Set(p.reason.clone());
-                active.proxy = Set(false);
-                active.recorded_by = Set(None);
-                active.confirmed_at = Set(None);
-                active.revision = Set(revision);
-                active.updated_at = Set(now);
-                active.update(txn).await?
-            }
-            None => {
-                moved(&village, &key, 1);
-                opinions::ActiveModel {
-                    topic_id: Set(p.topic.id),
-                    user_id: Set(Some(uid)),
-                    village_code: Set(village.clone()),
-                    choice: Set(key.clone()),
-                    reason: Set(p.reason.clone()),
-                    proxy: Set(false),
-                    proxy_name: Set(None),
-                    meeting_id: Set(None),
-                    recorded_by: Set(None),
-                    confirmed_at: Set(None),
-                    revision: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await
-                .map_err(Error::internal)?
-            }
-        };
-        revisions.push(opinion_revisions::ActiveModel {
-            topic_id: Set(p.topic.id),
-            opinion_id: Set(opinion.id),
-            revision: Set(opinion.revision),
-            village_code: Set(village),
-            choice: Set(key),
-            reason: Set(p.reason.clone()),
-            proxy: Set(false),
-            recorded_by: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        });
+        let old = current.remove(&(p.topic.id, uid));
+        let moves = counter_moves(&values, old.as_ref());
+        let opinion = save(txn, &values, old).await?;
+        revisions.push(values.revision(&opinion));
+        all_moves.extend_from_slice(&moves);
         // A second submission of the same resident in this batch changes
         // what this one wrote.
         current.insert((p.topic.id, uid), opinion.clone());
         written.push(Ok((opinion, moves)));
     }
-    bump_all(txn, &counters).await?;
+    bump_all(txn, &all_moves).await?;
     for chunk in revisions.chunks(500) {
         opinion_revisions::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)
@@ -609,12 +555,18 @@ async fn write_online_batch(
     Ok(written)
 }
 
-/// Moves many counters at once, in key order (the order every writer locks
-/// counter rows in), skipping moves that cancel out.
-async fn bump_all(
-    db: &impl ConnectionTrait,
-    counters: &std::collections::BTreeMap<(i64, String, String), i64>,
-) -> Result<()> {
+/// Moves counters by the sum of `moves` per counter, creating them on first
+/// use, with one statement per 500 counters, in key order (the order every
+/// writer locks counter rows in, so writers cannot deadlock), skipping moves
+/// that cancel out.
+async fn bump_all(db: &impl ConnectionTrait, moves: &[TallyMove]) -> Result<()> {
+    let mut counters: std::collections::BTreeMap<(i64, &str, &str), i64> =
+        std::collections::BTreeMap::new();
+    for m in moves {
+        *counters
+            .entry((m.topic_id, m.village.as_str(), m.choice.as_str()))
+            .or_default() += m.delta;
+    }
     let moves: Vec<_> = counters.iter().filter(|(_, d)| **d != 0).collect();
     for chunk in moves.chunks(500) {
         let mut insert = Query::insert();
@@ -627,8 +579,8 @@ async fn bump_all(
         for ((topic_id, village, choice), delta) in chunk {
             insert.values_panic([
                 (*topic_id).into(),
-                village.as_str().into(),
-                choice.as_str().into(),
+                (*village).into(),
+                (*choice).into(),
                 (**delta).into(),
             ]);
         }
@@ -697,98 +649,26 @@ async fn write_in(
     source: &Source,
 ) -> Result<(Opinion, Vec<TallyMove>)> {
     let now = svc.now();
-    let mut moves = Vec::with_capacity(2);
-    let key = choice.key();
-    let (proxy, recorded_by, meeting_id) = match source {
-        Source::Online => (false, None, None),
-        Source::Proxy {
-            recorded_by,
-            meeting_id,
-        } => (true, Some(*recorded_by), Some(*meeting_id)),
+    let values = Values {
+        topic_id: topic.id,
+        user_id,
+        proxy_name,
+        village,
+        key: choice.key(),
+        reason,
+        source,
+        now,
     };
-    let existing = match user_id {
+    let old = match user_id {
         Some(uid) => find_for_update(txn, topic.id, uid).await?,
         None => None,
     };
-    let opinion = match existing {
-        Some(old) => {
-            if old.choice != key || old.village_code != village {
-                // Counter rows are always locked in key order, so two
-                // changes in opposite directions cannot deadlock.
-                let mut counter_moves = [
-                    (old.village_code.as_str(), old.choice.as_str(), -1),
-                    (village, key.as_str(), 1),
-                ];
-                counter_moves.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                for (v, c, delta) in counter_moves {
-                    bump(txn, topic.id, v, c, delta).await?;
-                    moves.push(TallyMove {
-                        topic_id: topic.id,
-                        village: v.to_owned(),
-                        choice: c.to_owned(),
-                        delta,
-                    });
-                }
-            }
-            let revision = old.revision + 1;
-            let mut active: opinions::ActiveModel = old.into();
-            active.choice = Set(key.clone());
-            active.village_code = Set(village.to_owned());
-            active.reason = Set(reason.clone());
-            active.proxy = Set(proxy);
-            active.recorded_by = Set(recorded_by);
-            if proxy {
-                active.meeting_id = Set(meeting_id);
-            }
-            active.confirmed_at = Set(None);
-            active.revision = Set(revision);
-            active.updated_at = Set(now);
-            active.update(txn).await?
-        }
-        None => {
-            let inserted = opinions::ActiveModel {
-                topic_id: Set(topic.id),
-                user_id: Set(user_id),
-                village_code: Set(village.to_owned()),
-                choice: Set(key.clone()),
-                reason: Set(reason.clone()),
-                proxy: Set(proxy),
-                proxy_name: Set(proxy_name),
-                meeting_id: Set(meeting_id),
-                recorded_by: Set(recorded_by),
-                confirmed_at: Set(None),
-                revision: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await
-            .map_err(Error::internal)?;
-            bump(txn, topic.id, village, &key, 1).await?;
-            moves.push(TallyMove {
-                topic_id: topic.id,
-                village: village.to_owned(),
-                choice: key.clone(),
-                delta: 1,
-            });
-            inserted
-        }
-    };
-    opinion_revisions::Entity::insert(opinion_revisions::ActiveModel {
-        topic_id: Set(topic.id),
-        opinion_id: Set(opinion.id),
-        revision: Set(opinion.revision),
-        village_code: Set(village.to_owned()),
-        choice: Set(key),
-        reason: Set(reason),
-        proxy: Set(proxy),
-        recorded_by: Set(recorded_by),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
+    let moves = counter_moves(&values, old.as_ref());
+    bump_all(txn, &moves).await?;
+    let opinion = save(txn, &values, old).await?;
+    opinion_revisions::Entity::insert(values.revision(&opinion))
+        .exec_without_returning(txn)
+        .await?;
     if let (Source::Proxy { recorded_by, .. }, Some(uid)) = (source, user_id) {
         notify_proxy(svc, txn, topic, &opinion, uid, now).await?;
         audit::record(
@@ -838,39 +718,113 @@ async fn notify_proxy(
     .await
 }
 
-/// Moves a counter by `delta`, creating it on first use.
-async fn bump(
-    db: &impl ConnectionTrait,
+/// What an opinion being written says, whichever way it came in.
+struct Values<'a> {
     topic_id: i64,
-    village: &str,
-    choice: &str,
-    delta: i64,
-) -> Result<()> {
-    let mut insert = Query::insert();
-    insert
-        .into_table(tallies::Entity)
-        .columns([
-            tallies::Column::TopicId,
-            tallies::Column::VillageCode,
-            tallies::Column::Choice,
-            tallies::Column::Count,
-        ])
-        .values_panic([topic_id.into(), village.into(), choice.into(), delta.into()])
-        .on_conflict(
-            OnConflict::columns([
-                tallies::Column::TopicId,
-                tallies::Column::VillageCode,
-                tallies::Column::Choice,
-            ])
-            .value(
-                tallies::Column::Count,
-                Expr::col((tallies::Entity, tallies::Column::Count)).add(delta),
-            )
-            .to_owned(),
-        );
-    let backend = db.get_database_backend();
-    db.execute(backend.build(&insert)).await?;
-    Ok(())
+    user_id: Option<i32>,
+    proxy_name: Option<String>,
+    village: &'a str,
+    key: String,
+    reason: Option<String>,
+    source: &'a Source,
+    now: DateTime<Utc>,
+}
+
+impl Values<'_> {
+    /// `(proxy, recorded_by, meeting_id)`.
+    fn provenance(&self) -> (bool, Option<i32>, Option<i64>) {
+        match self.source {
+            Source::Online => (false, None, None),
+            Source::Proxy {
+                recorded_by,
+                meeting_id,
+            } => (true, Some(*recorded_by), Some(*meeting_id)),
+        }
+    }
+
+    /// The revision row recording `opinion` as just written.
+    fn revision(&self, opinion: &Opinion) -> opinion_revisions::ActiveModel {
+        let (proxy, recorded_by, _) = self.provenance();
+        opinion_revisions::ActiveModel {
+            topic_id: Set(self.topic_id),
+            opinion_id: Set(opinion.id),
+            revision: Set(opinion.revision),
+            village_code: Set(self.village.to_owned()),
+            choice: Set(self.key.clone()),
+            reason: Set(self.reason.clone()),
+            proxy: Set(proxy),
+            recorded_by: Set(recorded_by),
+            created_at: Set(self.now),
+            ..Default::default()
+        }
+    }
+}
+
+/// The counter moves of writing `values` over the resident's `old` opinion,
+/// in key order.
+fn counter_moves(values: &Values<'_>, old: Option<&Opinion>) -> Vec<TallyMove> {
+    let mv = |village: &str, choice: &str, delta| TallyMove {
+        topic_id: values.topic_id,
+        village: village.to_owned(),
+        choice: choice.to_owned(),
+        delta,
+    };
+    let mut moves = match old {
+        None => vec![mv(values.village, &values.key, 1)],
+        Some(old) if old.choice == values.key && old.village_code == values.village => Vec::new(),
+        Some(old) => vec![
+            mv(&old.village_code, &old.choice, -1),
+            mv(values.village, &values.key, 1),
+        ],
+    };
+    moves.sort_by(|a, b| (&a.village, &a.choice).cmp(&(&b.village, &b.choice)));
+    moves
+}
+
+/// Inserts the opinion, or revises the resident's `old` one.
+async fn save(
+    txn: &DatabaseTransaction,
+    values: &Values<'_>,
+    old: Option<Opinion>,
+) -> Result<Opinion> {
+    let (proxy, recorded_by, meeting_id) = values.provenance();
+    match old {
+        Some(old) => {
+            let revision = old.revision + 1;
+            let mut active: opinions::ActiveModel = old.into();
+            active.choice = Set(values.key.clone());
+            active.village_code = Set(values.village.to_owned());
+            active.reason = Set(values.reason.clone());
+            active.proxy = Set(proxy);
+            active.recorded_by = Set(recorded_by);
+            if proxy {
+                active.meeting_id = Set(meeting_id);
+            }
+            active.confirmed_at = Set(None);
+            active.revision = Set(revision);
+            active.updated_at = Set(values.now);
+            Ok(active.update(txn).await?)
+        }
+        None => opinions::ActiveModel {
+            topic_id: Set(values.topic_id),
+            user_id: Set(values.user_id),
+            village_code: Set(values.village.to_owned()),
+            choice: Set(values.key.clone()),
+            reason: Set(values.reason.clone()),
+            proxy: Set(proxy),
+            proxy_name: Set(values.proxy_name.clone()),
+            meeting_id: Set(meeting_id),
+            recorded_by: Set(recorded_by),
+            confirmed_at: Set(None),
+            revision: Set(1),
+            created_at: Set(values.now),
+            updated_at: Set(values.now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await
+        .map_err(Error::internal),
+    }
 }
 
 /// The user's current opinion on a topic.

@@ -100,12 +100,9 @@ impl TopicTally {
     }
 }
 
-/// What a reader of the cache is handed.
-pub type VillageTable = TopicTally;
-
 #[derive(Debug)]
 struct Entry {
-    table: Arc<RwLock<VillageTable>>,
+    table: Arc<RwLock<TopicTally>>,
     loaded_at: Instant,
     /// Set when another instance changed the counters after the load.
     stale: bool,
@@ -216,7 +213,7 @@ impl TallyCache {
         db: &impl ConnectionTrait,
         topic_id: i64,
         freshness: Freshness,
-        read: impl FnOnce(&VillageTable) -> R,
+        read: impl FnOnce(&TopicTally) -> R,
     ) -> Result<R> {
         let table = match self.cached(topic_id, freshness) {
             Some(table) => table,
@@ -226,7 +223,7 @@ impl TallyCache {
         Ok(read(&table))
     }
 
-    fn cached(&self, topic_id: i64, freshness: Freshness) -> Option<Arc<RwLock<VillageTable>>> {
+    fn cached(&self, topic_id: i64, freshness: Freshness) -> Option<Arc<RwLock<TopicTally>>> {
         let mut topics = self.topics.lock().expect("tally cache poisoned");
         let entry = topics.entries.get_mut(&topic_id)?;
         let lagging = match freshness {
@@ -244,7 +241,7 @@ impl TallyCache {
         &self,
         db: &impl ConnectionTrait,
         topic_id: i64,
-    ) -> Result<Arc<RwLock<VillageTable>>> {
+    ) -> Result<Arc<RwLock<TopicTally>>> {
         // Exclusive: no counter-moving transaction is between its begin and
         // the application of its moves while the counters are read.
         let _exclusive = self.gate.write().await;
@@ -277,21 +274,6 @@ impl TallyCache {
         let topics = self.topics.lock().expect("tally cache poisoned");
         topics.generation.get(&topic_id).copied().unwrap_or(0)
     }
-
-    /// How many topics have counters in memory (for tests and metrics).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.topics
-            .lock()
-            .expect("tally cache poisoned")
-            .entries
-            .len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn evict_least_recently_used(entries: &mut HashMap<i64, Entry>) {
@@ -304,7 +286,7 @@ fn evict_least_recently_used(entries: &mut HashMap<i64, Entry>) {
     }
 }
 
-async fn read_table(db: &impl ConnectionTrait, topic_id: i64) -> Result<VillageTable> {
+async fn read_table(db: &impl ConnectionTrait, topic_id: i64) -> Result<TopicTally> {
     let counters: Vec<(String, String, i64)> = tallies::Entity::find()
         .select_only()
         .columns([
@@ -349,7 +331,7 @@ mod tests {
         }
     }
 
-    fn seed(cache: &TallyCache, topic_id: i64, table: VillageTable) {
+    fn seed(cache: &TallyCache, topic_id: i64, table: TopicTally) {
         let now = Instant::now();
         cache.topics.lock().unwrap().entries.insert(
             topic_id,

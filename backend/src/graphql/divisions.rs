@@ -1,4 +1,4 @@
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result};
 
 use super::context::services;
@@ -34,15 +34,14 @@ impl DivisionsQuery {
             name_contains,
         };
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
-        let mut rows =
+        let rows =
             divisions::list(services(ctx).db.reader(), &filter, first, after.as_deref()).await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|d| Edge::new(d.code.clone(), Division(d))),
-        );
-        Ok(connection)
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |d| d.code.clone(),
+            Division,
+        ))
     }
 }

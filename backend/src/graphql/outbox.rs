@@ -1,7 +1,7 @@
 //! The outbox for the admin panel: what was sent, what waits, what failed
 //! and why, and a way to try a failed message again.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
 
@@ -154,15 +154,9 @@ impl OutboxQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Email, EmptyFields, EmptyFields>> {
         let actor = actor(ctx).await?;
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i64>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
-        let mut rows = outbox::list(
+        let rows = outbox::list(
             services(ctx),
             actor,
             status.map(Into::into),
@@ -170,14 +164,13 @@ impl OutboxQuery {
             after_id,
         )
         .await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|r| Edge::new(r.id.to_string(), Email(r))),
-        );
-        Ok(connection)
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |r| r.id.to_string(),
+            Email,
+        ))
     }
 
     /// The audit log of a division and everything inside it, newest first
@@ -194,13 +187,7 @@ impl OutboxQuery {
         after: Option<String>,
     ) -> Result<Connection<String, AuditEntry, EmptyFields, EmptyFields>> {
         let actor = actor(ctx).await?;
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i64>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
         let filter = crate::domain::audit::Filter {
             division_code,
@@ -208,16 +195,15 @@ impl OutboxQuery {
             subject_id,
             action,
         };
-        let mut rows =
+        let rows =
             crate::domain::audit::list(services(ctx), actor, &filter, first, after_id).await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|r| Edge::new(r.id.to_string(), AuditEntry(r))),
-        );
-        Ok(connection)
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |r| r.id.to_string(),
+            AuditEntry,
+        ))
     }
 }
 

@@ -1,10 +1,9 @@
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, ID};
 
 use super::context::{actor, services, user_id};
 use super::types::{parse_id, Residency, ResidencyStatus};
 use crate::domain::residency;
-use crate::error::Error;
 
 #[derive(Default)]
 pub struct ResidencyQuery;
@@ -30,15 +29,9 @@ impl ResidencyQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Residency, EmptyFields, EmptyFields>> {
         let actor = actor(ctx).await?;
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i32>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i32>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
-        let mut rows = residency::list_for_review(
+        let rows = residency::list_for_review(
             services(ctx),
             actor,
             division_code.as_deref(),
@@ -47,14 +40,13 @@ impl ResidencyQuery {
             after_id,
         )
         .await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|r| Edge::new(r.id.to_string(), Residency(r))),
-        );
-        Ok(connection)
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |r| r.id.to_string(),
+            Residency,
+        ))
     }
 }
 

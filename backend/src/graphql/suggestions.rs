@@ -1,6 +1,6 @@
 //! Topic suggestions (议题建议) in the API.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 
@@ -9,7 +9,6 @@ use super::topics::{Topic, TopicKind};
 use super::types::{parse_id, Division, TopicCategory};
 use crate::domain::suggestions::{self, Adoption, NewSuggestion, SuggestionFilter};
 use crate::domain::{accounts, divisions, topics};
-use crate::error::Error;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum SuggestionStatus {
@@ -191,23 +190,16 @@ impl SuggestionsQuery {
             author_user_id,
             status: status.map(Into::into),
         };
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i64>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(20)).unwrap_or(0);
-        let mut rows = suggestions::list(services(ctx), &filter, first, after_id).await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|s| Edge::new(s.id.to_string(), Suggestion(s))),
-        );
-        Ok(connection)
+        let rows = suggestions::list(services(ctx), &filter, first, after_id).await?;
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |s| s.id.to_string(),
+            Suggestion,
+        ))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Topics, opinions and results in the API.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{
     ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject, Subscription, ID,
 };
@@ -619,23 +619,16 @@ impl TopicsQuery {
             category: category.map(Into::into),
             overdue_at: overdue.unwrap_or(false).then(|| services(ctx).now()),
         };
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i64>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(20)).unwrap_or(0);
-        let mut rows = topics::list(services(ctx), viewer, &filter, first, after_id).await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|t| Edge::new(t.id.to_string(), Topic(t))),
-        );
-        Ok(connection)
+        let rows = topics::list(services(ctx), viewer, &filter, first, after_id).await?;
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |t| t.id.to_string(),
+            Topic,
+        ))
     }
 
     /// Results by division at `level` (default VILLAGE), optionally only
@@ -688,15 +681,9 @@ impl TopicsQuery {
             text,
             proxy,
         };
-        let after_id = after
-            .as_deref()
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| Error::bad_input("after", "not a cursor from this list"))
-            })
-            .transpose()?;
+        let after_id = super::types::parse_cursor::<i64>(after.as_deref())?;
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(0);
-        let mut rows = opinions::list(
+        let rows = opinions::list(
             services(ctx),
             actor,
             parse_id(&topic_id, "topicId")?,
@@ -705,19 +692,16 @@ impl TopicsQuery {
             after_id,
         )
         .await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|r| {
-            Edge::new(
-                r.opinion.id.to_string(),
-                Opinion {
-                    opinion: r.opinion,
-                    resident_name: r.resident_name,
-                },
-            )
-        }));
-        Ok(connection)
+        Ok(super::types::page(
+            rows,
+            first,
+            after.is_some(),
+            |r| r.opinion.id.to_string(),
+            |r| Opinion {
+                opinion: r.opinion,
+                resident_name: r.resident_name,
+            },
+        ))
     }
 
     /// My current opinions, most recently changed first.

@@ -23,6 +23,38 @@ where
         })
 }
 
+/// The id a page starts after, from a cursor this API handed out.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `after` for anything else.
+pub fn parse_cursor<T: std::str::FromStr>(after: Option<&str>) -> crate::error::Result<Option<T>> {
+    after
+        .map(|a| {
+            a.parse::<T>()
+                .map_err(|_| crate::error::Error::bad_input("after", "not a cursor from this list"))
+        })
+        .transpose()
+}
+
+/// A page from rows fetched with one extra, which only says that a next
+/// page exists; each row's cursor is its id.
+pub fn page<R, N: async_graphql::OutputType>(
+    mut rows: Vec<R>,
+    first: u64,
+    after_given: bool,
+    cursor: impl Fn(&R) -> String,
+    node: impl Fn(R) -> N,
+) -> async_graphql::connection::Connection<String, N> {
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let mut connection = async_graphql::connection::Connection::new(after_given, has_next);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|r| async_graphql::connection::Edge::new(cursor(&r), node(r))),
+    );
+    connection
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "DivisionLevel")]
 pub enum DivisionLevel {

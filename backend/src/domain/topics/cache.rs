@@ -22,10 +22,28 @@ const TTL: Duration = Duration::from_secs(2);
 /// Topics held at most; beyond it the cache starts over.
 const CAPACITY: usize = 1024;
 
+/// A topic with what a submission needs of it.
 #[derive(Debug, Clone)]
 pub struct CachedTopic {
     pub topic: Topic,
+    /// Empty unless the topic is a `CHOICE` topic.
     pub options: Vec<TopicOption>,
+}
+
+impl CachedTopic {
+    /// Reads the topic, and its options when it has any.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` for an unknown topic, or a database error.
+    pub async fn read(db: &impl ConnectionTrait, id: i64) -> Result<Self> {
+        let topic = model::get(db, id).await?;
+        let options = if model::Kind::parse(&topic.kind) == Some(model::Kind::Choice) {
+            model::options(db, id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { topic, options })
+    }
 }
 
 /// Each topic with the moment it was read.
@@ -47,9 +65,7 @@ impl TopicCache {
                 return Ok(cached.clone());
             }
         }
-        let topic = model::get(db, id).await?;
-        let options = model::options(db, id).await?;
-        let cached = Arc::new(CachedTopic { topic, options });
+        let cached = Arc::new(CachedTopic::read(db, id).await?);
         let mut entries = self.entries.lock().expect("topic cache poisoned");
         if entries.len() >= CAPACITY {
             entries.clear();
