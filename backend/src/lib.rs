@@ -77,11 +77,9 @@ pub async fn init_services_with_clock(
         events,
         opinion_writer: None,
     };
-    if services.settings.is_sqlite() {
-        services.opinion_writer = Some(crate::domain::opinion_writer::OpinionWriter::spawn(
-            services.clone(),
-        ));
-    }
+    services.opinion_writer = Some(crate::domain::opinion_writer::OpinionWriter::spawn(
+        services.clone(),
+    ));
     Ok(services)
 }
 

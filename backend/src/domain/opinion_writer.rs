@@ -1,12 +1,18 @@
-//! Group commit for opinions on SQLite.
+//! Group commit for opinions, on SQLite and PostgreSQL alike.
 //!
-//! SQLite commits one transaction at a time, and each commit waits for the
-//! disk. When a topic opens and thousands of residents answer at once, one
-//! transaction per opinion makes the disk the bottleneck. Here a single task
-//! takes every submission waiting at that moment, writes each in its own
-//! savepoint inside one shared transaction, commits once, and only then
-//! answers each request: an acknowledged opinion is on disk, a failing one
-//! does not affect its neighbours, and the disk sees one commit per batch.
+//! Each commit waits for the disk. When a topic opens and thousands of
+//! residents answer at once, one transaction per opinion makes the disk (and,
+//! on PostgreSQL, the round trips of a transaction's statements) the
+//! bottleneck. Here a single task per instance takes every submission waiting
+//! at that moment, writes them together in one transaction, commits once, and
+//! only then answers each request: an acknowledged opinion is on disk, and the
+//! disk sees one commit per batch. When the batch cannot be written together,
+//! it is written again with a savepoint per submission, so a failing one does
+//! not affect its neighbours.
+//!
+//! Several instances on one PostgreSQL each run a writer; their batches lock
+//! opinion rows in (topic, resident) order and counter rows in key order, so
+//! they wait for each other rather than deadlock.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::opinions::{write_batch, write_pending, Opinion, Pending};
 use super::tally_cache::TallyMove;
 use super::Services;
+use crate::error::is_unique_violation;
 use crate::error::{Error, Result};
 use crate::events::Event;
 
@@ -152,18 +159,36 @@ async fn one_by_one(svc: &Services, batch: &[Job]) -> Result<Written> {
     let mut moves = Vec::with_capacity(batch.len());
     let txn = svc.db.begin().await?;
     for (pending, _) in batch {
-        let savepoint = txn.begin().await?;
-        match write_pending(svc, &savepoint, pending).await {
-            Ok((opinion, opinion_moves)) => {
-                savepoint.commit().await?;
-                moves.extend(opinion_moves);
-                results.push(Ok(opinion));
+        // A resident's first opinion may meet, at the unique index, the same
+        // resident's opinion just committed by another instance; written
+        // again, it becomes a change of that one.
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let savepoint = txn.begin().await?;
+            match write_pending(svc, &savepoint, pending).await {
+                Ok((opinion, opinion_moves)) => {
+                    savepoint.commit().await?;
+                    moves.extend(opinion_moves);
+                    break Ok(opinion);
+                }
+                Err(err) => {
+                    savepoint.rollback().await?;
+                    let raced = matches!(&err, Error::Internal(e)
+                        if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation));
+                    if !(raced && attempts < 2) {
+                        break Err(if raced {
+                            Error::conflict(
+                                "your opinion changed at the same time elsewhere; try again",
+                            )
+                        } else {
+                            err
+                        });
+                    }
+                }
             }
-            Err(err) => {
-                savepoint.rollback().await?;
-                results.push(Err(err));
-            }
-        }
+        };
+        results.push(result);
     }
     txn.commit().await?;
     Ok((results, moves))

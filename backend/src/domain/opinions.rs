@@ -16,8 +16,7 @@ use super::tally_cache::TallyMove;
 use super::topics::{self, Choice, Eligibility, Kind, State, Topic};
 use super::{accounts, audit, Services};
 use crate::entities::{opinion_revisions, opinions, tallies, users};
-use crate::error::{is_unique_violation, Error, Result};
-use crate::events::Event;
+use crate::error::{Error, Result};
 
 pub use opinion_revisions::Model as Revision;
 pub use opinions::Model as Opinion;
@@ -137,26 +136,20 @@ pub async fn submit(
     reason: Option<String>,
 ) -> Result<Opinion> {
     let db = svc.db.reader();
-    // With the group-commit writer, the topic comes from memory and the
-    // writer checks, in its transaction, that the topic is still open and
-    // the resident eligible (one read for the whole batch); alone, both are
-    // read here.
-    let grouped = svc.opinion_writer.is_some();
-    let cached = if grouped {
-        svc.topic_cache.get(db, topic_id).await?
-    } else {
-        std::sync::Arc::new(topics::cache::CachedTopic::read(db, topic_id).await?)
-    };
+    // The topic comes from memory; the writer checks, in its transaction,
+    // that the topic is still open and the resident eligible (one read for
+    // the whole batch).
+    let mut cached = svc.topic_cache.get(db, topic_id).await?;
+    if ensure_open(&cached.topic, svc.now()).is_err() {
+        // The copy may predate the opening (moved by another instance).
+        svc.topic_cache.forget(topic_id);
+        cached = svc.topic_cache.get(db, topic_id).await?;
+    }
     let topic = &cached.topic;
     if !State::parse(&topic.state).is_some_and(State::is_public) {
         return Err(Error::not_found(format!("topic {topic_id}")));
     }
     ensure_open(topic, svc.now())?;
-    let village = if grouped {
-        None
-    } else {
-        Some(topics::check_eligible(db, topic, user_id).await?)
-    };
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let choice = resolve_choice(kind, &cached.options, &input)?;
     let reason = validate_reason(topic, &choice, reason)?;
@@ -165,7 +158,7 @@ pub async fn submit(
         topic,
         Some(user_id),
         None,
-        village,
+        None,
         choice,
         reason,
         Source::Online,
@@ -353,9 +346,9 @@ async fn find_for_update(
     Ok(query.one(db).await?)
 }
 
-/// Writes the opinion, its revision and the counters in one transaction —
-/// on SQLite through the group-commit writer, which shares one transaction
-/// among the submissions that arrive together.
+/// Writes the opinion, its revision and the counters in one transaction
+/// through the group-commit writer, which shares one transaction among the
+/// submissions that arrive together.
 #[allow(clippy::too_many_arguments)]
 async fn write(
     svc: &Services,
@@ -376,44 +369,11 @@ async fn write(
         reason,
         source,
     };
-    match &svc.opinion_writer {
-        Some(writer) => writer.write(pending).await,
-        None => write_alone(svc, pending).await,
-    }
-}
-
-/// One transaction for one opinion. Two submissions racing for the same new
-/// opinion (PostgreSQL) meet at the unique index; the loser retries as a
-/// change.
-async fn write_alone(svc: &Services, pending: Pending) -> Result<Opinion> {
-    for attempt in 0..2 {
-        let guard = svc.tallies.write_guard().await;
-        let txn = svc.db.begin().await?;
-        match write_pending(svc, &txn, &pending).await {
-            Ok((opinion, moves)) => {
-                txn.commit().await?;
-                svc.tallies.apply(&guard, &moves);
-                drop(guard);
-                svc.events
-                    .publish(Event::TopicResultsChanged {
-                        topic_id: pending.topic.id,
-                    })
-                    .await;
-                return Ok(opinion);
-            }
-            Err(Error::Internal(e))
-                if attempt == 0
-                    && e.downcast_ref::<sea_orm::DbErr>()
-                        .is_some_and(is_unique_violation) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::conflict(
-        "your opinion changed at the same time elsewhere; try again",
-    ))
+    svc.opinion_writer
+        .as_ref()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no opinion writer in these services")))?
+        .write(pending)
+        .await
 }
 
 /// Writes a batch of online opinions inside `txn` with as few statements as
@@ -488,23 +448,35 @@ async fn write_online_batch(
     for p in batch {
         by_topic.entry(p.topic.id).or_default().extend(p.user_id);
     }
+    // Locked on PostgreSQL, in (topic, resident) order like the writes
+    // below, so another instance's batch changing the same opinions waits
+    // for this one and counts from what it wrote.
+    let lock = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
     let mut current: HashMap<(i64, i32), Opinion> = HashMap::new();
     for (topic_id, users) in by_topic {
-        for opinion in opinions::Entity::find()
+        let mut query = opinions::Entity::find()
             .filter(opinions::Column::TopicId.eq(topic_id))
             .filter(opinions::Column::UserId.is_in(users))
-            .all(txn)
-            .await?
-        {
+            .order_by_asc(opinions::Column::UserId);
+        if lock {
+            query = query.lock_exclusive();
+        }
+        for opinion in query.all(txn).await? {
             if let Some(uid) = opinion.user_id {
                 current.insert((topic_id, uid), opinion);
             }
         }
     }
-    let mut written = Vec::with_capacity(batch.len());
+    // Written in (topic, resident) order, a resident's submissions in the
+    // order they came; answered in batch order.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| (batch[i].topic.id, batch[i].user_id));
+    let mut written: Vec<Option<Result<(Opinion, Vec<TallyMove>)>>> =
+        (0..batch.len()).map(|_| None).collect();
     let mut all_moves = Vec::with_capacity(batch.len());
     let mut revisions = Vec::with_capacity(batch.len());
-    for p in batch {
+    for i in order {
+        let p = batch[i];
         let uid = p.user_id.expect("online opinions have a user");
         let open = fresh
             .get(&p.topic.id)
@@ -522,7 +494,7 @@ async fn write_online_batch(
         let village = match village {
             Ok(village) => village,
             Err(rejected) => {
-                written.push(Err(rejected));
+                written[i] = Some(Err(rejected));
                 continue;
             }
         };
@@ -544,7 +516,7 @@ async fn write_online_batch(
         // A second submission of the same resident in this batch changes
         // what this one wrote.
         current.insert((p.topic.id, uid), opinion.clone());
-        written.push(Ok((opinion, moves)));
+        written[i] = Some(Ok((opinion, moves)));
     }
     bump_all(txn, &all_moves).await?;
     for chunk in revisions.chunks(500) {
@@ -552,7 +524,10 @@ async fn write_online_batch(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(written)
+    Ok(written
+        .into_iter()
+        .map(|w| w.expect("every submission of the batch was written or rejected"))
+        .collect())
 }
 
 /// Moves counters by the sum of `moves` per counter, creating them on first

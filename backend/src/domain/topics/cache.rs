@@ -2,11 +2,12 @@
 //! storm of opinions does not read the same topic row thousands of times a
 //! second.
 //!
-//! Only for the SQLite group-commit path, where it is safe: the writer checks
-//! in its transaction that each topic is still open before writing (see
-//! `opinions::write_online_batch`), and the fields read from here besides the
-//! state (kind, scope, eligibility, options, reason rule) no longer change once
-//! a topic is announced. A move of this instance forgets the topic at once.
+//! Only for the submission path, where it is safe: the group-commit writer
+//! checks in its transaction that each topic is still open before writing
+//! (see `opinions::write_online_batch`), and the fields read from here besides
+//! the state (kind, scope, eligibility, options, reason rule) no longer change
+//! once a topic is announced. A move of this instance forgets the topic at
+//! once; a copy that refuses an opinion is read again before the refusal.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
