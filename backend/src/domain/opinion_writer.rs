@@ -120,10 +120,10 @@ async fn commit_batch(svc: &Services, batch: &mut Vec<Job>) {
     }
 }
 
-type Written = (Vec<Result<Opinion>>, Vec<TallyMove>);
+type BatchOutcome = (Vec<Result<Opinion>>, Vec<TallyMove>);
 
 /// The whole batch in a few statements; `None` when it cannot go that way.
-async fn together(svc: &Services, batch: &[Job]) -> Option<Result<Written>> {
+async fn together(svc: &Services, batch: &[Job]) -> Option<Result<BatchOutcome>> {
     let pendings: Vec<&Pending> = batch.iter().map(|(p, _)| p).collect();
     let txn = match svc.db.begin().await {
         Ok(txn) => txn,
@@ -154,7 +154,7 @@ async fn together(svc: &Services, batch: &[Job]) -> Option<Result<Written>> {
 
 /// Each submission in a savepoint of its own, so a failing one does not
 /// affect its neighbours.
-async fn one_by_one(svc: &Services, batch: &[Job]) -> Result<Written> {
+async fn one_by_one(svc: &Services, batch: &[Job]) -> Result<BatchOutcome> {
     let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
     let mut moves = Vec::with_capacity(batch.len());
     let txn = svc.db.begin().await?;

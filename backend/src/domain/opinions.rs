@@ -376,6 +376,9 @@ async fn write(
         .await
 }
 
+/// An opinion as written, with the counter moves to apply after the commit.
+pub(crate) type Written = (Opinion, Vec<TallyMove>);
+
 /// Writes a batch of online opinions inside `txn` with as few statements as
 /// the group-commit writer can manage: one read of the residents' current
 /// opinions, one write per opinion, then one statement for every counter
@@ -389,7 +392,7 @@ pub(crate) async fn write_batch(
     svc: &Services,
     txn: &DatabaseTransaction,
     batch: &[&Pending],
-) -> Option<Result<Vec<Result<(Opinion, Vec<TallyMove>)>>>> {
+) -> Option<Result<Vec<Result<Written>>>> {
     let online = batch
         .iter()
         .all(|p| matches!(p.source, Source::Online) && p.user_id.is_some());
@@ -413,7 +416,7 @@ async fn write_online_batch(
     svc: &Services,
     txn: &DatabaseTransaction,
     batch: &[&Pending],
-) -> Result<Vec<Result<(Opinion, Vec<TallyMove>)>>> {
+) -> Result<Vec<Result<Written>>> {
     use std::collections::{BTreeMap, BTreeSet, HashMap};
 
     let now = svc.now();
@@ -471,8 +474,7 @@ async fn write_online_batch(
     // order they came; answered in batch order.
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| (batch[i].topic.id, batch[i].user_id));
-    let mut written: Vec<Option<Result<(Opinion, Vec<TallyMove>)>>> =
-        (0..batch.len()).map(|_| None).collect();
+    let mut written: Vec<Option<Result<Written>>> = (0..batch.len()).map(|_| None).collect();
     let mut all_moves = Vec::with_capacity(batch.len());
     let mut revisions = Vec::with_capacity(batch.len());
     for i in order {
