@@ -101,9 +101,19 @@ async fn main() -> ExitCode {
     }
 }
 
+/// SeaORM's trace spans carry every statement's bound values (password
+/// hashes, token hashes, email addresses); whatever `YISHI_LOG` asks for,
+/// they stay off. sqlx still logs each statement's text at debug.
+const NO_STATEMENT_VALUES: &str = "sea_orm=debug";
+
 fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(filter).add_directive(
+        NO_STATEMENT_VALUES
+            .parse()
+            .expect("a valid logging directive"),
+    );
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 }

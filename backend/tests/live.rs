@@ -118,6 +118,11 @@ impl Server {
     /// Starts `yishi serve` on `database_url` and waits for `/readyz`.
     /// Retries on another port if the one picked was taken meanwhile.
     async fn start(database_url: &str, dir: &Path, name: &str) -> Self {
+        Self::start_logging(database_url, dir, name, "info").await
+    }
+
+    /// Like [`Server::start`], logging at `level` (a `YISHI_LOG` filter).
+    async fn start_logging(database_url: &str, dir: &Path, name: &str, level: &str) -> Self {
         let data_dir = dir.join(name);
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let log = dir.join(format!("{name}.log"));
@@ -139,7 +144,7 @@ impl Server {
                 .env("YISHI_ARGON2_MEMORY_KIB", "256")
                 .env("YISHI_NOTICE_PERIOD_HOURS", "0")
                 .env("YISHI_SCHEDULER_INTERVAL_SECS", "1")
-                .env("YISHI_LOG", "info")
+                .env("YISHI_LOG", level)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().expect("log file"))
                 .stderr(out)
@@ -1250,4 +1255,203 @@ async fn the_server_reports_a_database_outage_and_recovers_when_it_returns() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(query().await.get("errors").is_none(), "queries work again");
+}
+
+/// Passwords never reach the log, even at the most verbose level, and the
+/// long-lived tokens never travel in a URL: the API takes them only in a
+/// header or a request body, ignores them in a query string, and refuses
+/// mutations over GET. The only secret in a URL is the single-use token of
+/// an email link, which is dead once used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_out_of_the_log_and_out_of_urls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("yishi.db").display()
+    );
+    let server = Server::start_logging(&url, dir.path(), "s", "trace").await;
+    let api = Api::new(&server);
+    let client = http_client();
+    let email = format!("{}@example.cn", uuid::Uuid::new_v4().simple());
+    let first = "初始-口令-Alpha-7391";
+    let wrong = "错误-口令-Bravo-2846";
+    let second = "更换-口令-Charlie-5517";
+    let third = "重设-口令-Delta-6620";
+    const AUTH: &str = "accessToken refreshToken";
+
+    let registered = api
+        .ok(
+            None,
+            &format!("mutation($input: RegisterInput!) {{ register(input: $input) {{ {AUTH} }} }}"),
+            json!({ "input": { "email": email, "password": first, "displayName": "秘" } }),
+        )
+        .await;
+    let access = registered["register"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = registered["register"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = api
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({ "e": email, "p": wrong }),
+        )
+        .await;
+    assert!(refused.get("errors").is_some(), "{refused:#}");
+    let changed = api
+        .ok(
+            Some(&access),
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": first, "n": second }),
+        )
+        .await;
+    assert_eq!(changed["changePassword"], true);
+    let signed_in = api
+        .ok(
+            None,
+            &format!("mutation($e: String!, $p: String!) {{ login(email: $e, password: $p) {{ {AUTH} }} }}"),
+            json!({ "e": email, "p": second }),
+        )
+        .await;
+    let access = signed_in["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh_2 = signed_in["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refreshed = api
+        .ok(
+            None,
+            &format!("mutation($r: String!) {{ refreshToken(refreshToken: $r) {{ {AUTH} }} }}"),
+            json!({ "r": refresh_2 }),
+        )
+        .await;
+    let access_2 = refreshed["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh_3 = refreshed["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A token in the query string is not a credential…
+    let me = "{ me { id } }";
+    let in_url = client
+        .get(format!("{}/graphql", server.url))
+        .query(&[
+            ("query", me),
+            ("access_token", access_2.as_str()),
+            ("token", access_2.as_str()),
+        ])
+        .send()
+        .await
+        .expect("GET sent");
+    let in_url: Value = in_url.json().await.expect("JSON");
+    assert!(
+        in_url["data"]["me"].is_null(),
+        "a token in the URL must not sign anyone in: {in_url:#}"
+    );
+    // …and a mutation that takes one (or a password) is refused over GET.
+    let over_get = client
+        .get(format!("{}/graphql", server.url))
+        .query(&[(
+            "query",
+            format!("mutation {{ refreshToken(refreshToken: \"{refresh_3}\") {{ accessToken }} }}"),
+        )])
+        .send()
+        .await
+        .expect("GET sent");
+    assert_eq!(over_get.status(), reqwest::StatusCode::METHOD_NOT_ALLOWED);
+    let still = api.ok(Some(&access_2), me, json!({})).await;
+    assert!(still["me"]["id"].is_string(), "{still:#}");
+
+    // The reset link carries a single-use token, dead once used.
+    api.ok(
+        None,
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": email }),
+    )
+    .await;
+    let payload: String = {
+        let db = Database::connect(&url).await.expect("database");
+        db.query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT payload FROM outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1",
+        ))
+        .await
+        .expect("outbox read")
+        .expect("a reset email queued")
+        .try_get_by_index(0)
+        .expect("payload")
+    };
+    let link: Value = serde_json::from_str(&payload).expect("payload JSON");
+    let link = link["link"].as_str().expect("a link").to_owned();
+    let reset_token = link
+        .split("token=")
+        .nth(1)
+        .expect("a token in the link")
+        .to_owned();
+    let reset = "mutation($t: String!, $n: String!) { resetPassword(token: $t, newPassword: $n) }";
+    api.ok(None, reset, json!({ "t": reset_token, "n": third }))
+        .await;
+    let again = api
+        .gql(
+            None,
+            reset,
+            json!({ "t": reset_token, "n": "再次-口令-Echo-1184" }),
+        )
+        .await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "a used link is dead: {again:#}"
+    );
+    // Opening the link is the one request with a token in its URL; the
+    // access log shows its path only.
+    let path = &link[link.find("/reset-password").expect("the reset page")..];
+    client
+        .get(format!("{}{path}", server.url))
+        .send()
+        .await
+        .expect("GET sent");
+    let hash: String = {
+        let db = Database::connect(&url).await.expect("database");
+        db.query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT password_hash FROM users",
+        ))
+        .await
+        .expect("users read")
+        .expect("the user")
+        .try_get_by_index(0)
+        .expect("hash")
+    };
+
+    drop(api);
+    let log = server.log_text();
+    drop(server);
+    assert!(
+        log.lines().count() > 20 && (log.contains("TRACE") || log.contains("DEBUG")),
+        "the server logged verbosely, so the check below means something:\n{log}"
+    );
+    for (what, secret) in [
+        ("the first password", first),
+        ("a wrong password", wrong),
+        ("the changed password", second),
+        ("the reset password", third),
+        ("an access token", access.as_str()),
+        ("a refreshed access token", access_2.as_str()),
+        ("a refresh token", refresh.as_str()),
+        ("a rotated refresh token", refresh_3.as_str()),
+        ("the password hash", hash.as_str()),
+        ("the reset link's token", reset_token.as_str()),
+    ] {
+        assert!(!log.contains(secret), "{what} appears in the log");
+    }
 }

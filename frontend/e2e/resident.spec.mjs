@@ -24,12 +24,15 @@ const TOPIC_TITLE = '过店子村文化广场修建路灯'
 const UPCOMING_TITLE = '村道硬化工程方案征求意见'
 
 let mail, app, browser, page, organiser, topicId
+// Every URL the page requested or navigated to, for the last test.
+const urls = []
 
 before(async () => {
   mail = await startMailbox()
   app = await startServer({ mailbox: mail })
   browser = await launchBrowser()
   page = await newPhonePage(browser, app)
+  page.on('request', (request) => urls.push(request.url()))
   organiser = await app.login('village@yishi.example')
 
   // An open topic of the village, and one announced to open in two days.
@@ -230,4 +233,19 @@ test('the topic shows the results chart, the outcome and the explanation', async
   await page.getByRole('img', { name: '各地区意见分布图' }).waitFor()
   await page.getByText('过店子村村民委员会').waitFor()
   await screenshot(page, 'resident-07-results')
+})
+
+test('no access or refresh token ever travelled in a URL', async () => {
+  const refreshToken = await page.evaluate(() => localStorage.getItem('yishi.refreshToken'))
+  assert.ok(refreshToken, 'the resident is signed in')
+  assert.ok(urls.length > 20, `the page made requests (${urls.length})`)
+  const jwt = /eyJ[\w-]+\.[\w-]+\.[\w-]+/
+  for (const url of urls) {
+    assert.ok(!jwt.test(url), `a JWT in ${url}`)
+    assert.ok(!url.includes(refreshToken), `the refresh token in ${url}`)
+  }
+  // The email links are the only URLs with a token: single-use ones.
+  const withToken = urls.filter((url) => /[?&]token=/.test(url)).map((url) => new URL(url).pathname)
+  assert.ok(withToken.length > 0, 'the verification link was followed')
+  assert.deepEqual([...new Set(withToken)], ['/verify-email'])
 })

@@ -19,6 +19,18 @@ use tower_http::trace::TraceLayer;
 use crate::domain::Services;
 use crate::graphql::{build_schema, build_ws_schema, AppSchema};
 
+/// The access log's span of a request: method and path, never the query
+/// string, which may carry an email link's token (or one a client put there
+/// by mistake).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        version = ?request.version(),
+    )
+}
+
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -69,7 +81,7 @@ pub fn build_app(services: Services) -> Router {
         .layer(axum::middleware::map_response(
             graphql::json_payload_too_large,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
