@@ -74,6 +74,7 @@ pub async fn init_services_with_clock(
             tallies
         },
         topic_cache: crate::domain::topics::cache::TopicCache::default(),
+        results_memo: crate::domain::results::ResultsMemo::default(),
         events,
         opinion_writer: None,
     };

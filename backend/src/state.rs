@@ -40,6 +40,7 @@ pub struct Services {
     pub tallies: crate::domain::tally_cache::TallyCache,
     /// Open topics for the submission path (`domain::topics::cache`).
     pub topic_cache: crate::domain::topics::cache::TopicCache,
+    pub results_memo: crate::domain::results::ResultsMemo,
     /// Group commit of opinions (SQLite); `None` writes each alone.
     pub opinion_writer: Option<crate::domain::opinion_writer::OpinionWriter>,
 }

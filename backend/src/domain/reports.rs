@@ -98,14 +98,7 @@ pub async fn build(
         results::Freshness::Latest,
     )
     .await?;
-    let options = topics::options(db, topic_id).await?;
-    let label = |c: &Choice| match c {
-        Choice::Option(id) => options
-            .iter()
-            .find(|o| o.id == *id)
-            .map_or_else(String::new, |o| o.label.clone()),
-        other => other.key(),
-    };
+    let label = |c: &Choice| r.label(c);
     let names: std::collections::HashMap<String, String> = {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
         let codes: Vec<String> = r.rows.iter().map(|row| row.code.clone()).collect();
@@ -175,7 +168,7 @@ pub async fn build(
             .map(|d| row(d, names.get(&d.code).cloned().unwrap_or_default()))
             .collect(),
         consensus: r.consensus,
-        dissenting: r.dissenting.clone(),
+        dissenting: r.dissenting.to_vec(),
         outcomes: versions,
         adopted_label,
         overdue: outcomes::is_overdue(&topic, svc.now()),

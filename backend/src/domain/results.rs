@@ -6,7 +6,8 @@
 //! division with fewer than k responses is folded into its parent, so one
 //! dissenter in a small village cannot be singled out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
@@ -91,19 +92,87 @@ pub struct TopicResults {
     pub topic: Topic,
     pub level: Level,
     pub choices: Vec<Choice>,
+    /// The topic's options (empty unless it is a `CHOICE` topic).
+    pub options: Vec<topics::TopicOption>,
     /// The whole scope.
     pub overall: DivisionResult,
-    pub rows: Vec<DivisionResult>,
+    pub rows: Arc<Vec<DivisionResult>>,
     /// Minimum participation (percent) the topic asks for, if any.
     pub quorum_percent: Option<i32>,
     /// Share agreeing in the least-agreeing village with at least k responses.
     pub consensus: Option<f64>,
     /// Villages (with at least k responses) whose majority dissents.
-    pub dissenting: Vec<String>,
+    pub dissenting: Arc<Vec<String>>,
     /// k: the smallest cell shown on its own to the public.
     pub min_cell: u32,
     /// Whether small cells are shown as they are (organisers, supervisors).
     pub full_detail: bool,
+}
+
+impl TopicResults {
+    /// How a choice is shown: the option's label, or the stance's key.
+    #[must_use]
+    pub fn label(&self, choice: &Choice) -> String {
+        match choice {
+            Choice::Option(id) => self
+                .options
+                .iter()
+                .find(|o| o.id == *id)
+                .map_or_else(String::new, |o| o.label.clone()),
+            other => other.key(),
+        }
+    }
+}
+
+/// One roll-up of a topic's counters: what every request asking the same
+/// question of the same counters shares.
+#[derive(Debug)]
+struct RolledUp {
+    overall: DivisionResult,
+    rows: Arc<Vec<DivisionResult>>,
+    consensus: Option<f64>,
+    dissenting: Arc<Vec<String>>,
+}
+
+/// The question a roll-up answers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Question {
+    topic_id: i64,
+    level: Level,
+    within: String,
+    full_detail: bool,
+}
+
+/// Roll-ups kept with the counter version they were computed from, so a
+/// dashboard polled by many organisers, or a public results page, is
+/// rolled up once per change of the counters rather than once per request.
+#[derive(Clone, Debug, Default)]
+pub struct ResultsMemo {
+    entries: Arc<Mutex<HashMap<Question, Memoised>>>,
+}
+
+/// A roll-up and the counter version it was computed from.
+type Memoised = (u64, Arc<RolledUp>);
+
+/// Roll-ups kept at most; beyond it the memo starts over.
+const MEMO_CAPACITY: usize = 512;
+
+impl ResultsMemo {
+    fn get(&self, question: &Question, version: u64) -> Option<Arc<RolledUp>> {
+        let entries = self.entries.lock().expect("results memo poisoned");
+        entries
+            .get(question)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, rolled)| rolled.clone())
+    }
+
+    fn put(&self, question: Question, version: u64, rolled: Arc<RolledUp>) {
+        let mut entries = self.entries.lock().expect("results memo poisoned");
+        if entries.len() >= MEMO_CAPACITY && !entries.contains_key(&question) {
+            entries.clear();
+        }
+        entries.insert(question, (version, rolled));
+    }
 }
 
 /// Results of a topic at `level`, optionally only within `within`.
@@ -141,16 +210,29 @@ pub async fn results(
             || a.may(Action::ReadOpinions, &topic.scope_code)
     });
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
-    let options = topics::options(db, topic.id).await?;
+    let options = if kind == Kind::Choice {
+        topics::options(db, topic.id).await?
+    } else {
+        Vec::new()
+    };
     let choices = kind.choices(&options);
 
     let k = i64::from(svc.settings.privacy_min_cell);
+    let question = Question {
+        topic_id: topic.id,
+        level,
+        within: within.clone(),
+        full_detail,
+    };
     // Straight from the counters held in memory (`tally_cache`): the
     // villages inside `within` are one range of the code-ordered table, so
     // each roll-up row gathers consecutive villages and nothing is sorted.
-    let (overall, rolled, consensus, dissenting) = svc
+    let (version, rolled) = svc
         .tallies
         .with_villages(db, topic.id, freshness, |table| {
+            if let Some(rolled) = svc.results_memo.get(&question, table.version) {
+                return (table.version, Ok(rolled));
+            }
             // Where each of the topic's choices sits in the table's keys.
             let slots: Vec<Option<usize>> = choices
                 .iter()
@@ -184,29 +266,46 @@ pub async fn results(
                 }
             }
             let (consensus, dissenting) = agreement.map_or((None, Vec::new()), Agreement::finish);
-            (overall, rollup.rows, consensus, dissenting)
+            (
+                table.version,
+                Err((overall, rollup.rows, consensus, dissenting)),
+            )
         })
         .await?;
-    let rows = if full_detail {
-        rolled
-    } else {
-        fold_small(
-            rolled,
-            level,
-            divisions::level_of(&within).unwrap_or(scope_level),
-            k,
-            &choices,
-        )
+    let rolled = match rolled {
+        Ok(rolled) => rolled,
+        Err((overall, rows, consensus, dissenting)) => {
+            let rows = if full_detail {
+                rows
+            } else {
+                fold_small(
+                    rows,
+                    level,
+                    divisions::level_of(&within).unwrap_or(scope_level),
+                    k,
+                    &choices,
+                )
+            };
+            let rolled = Arc::new(RolledUp {
+                overall,
+                rows: Arc::new(rows),
+                consensus,
+                dissenting: Arc::new(dissenting),
+            });
+            svc.results_memo.put(question, version, rolled.clone());
+            rolled
+        }
     };
     Ok(TopicResults {
         quorum_percent: topic.quorum_percent,
         topic,
         level,
         choices,
-        overall,
-        rows,
-        consensus,
-        dissenting,
+        options,
+        overall: rolled.overall.clone(),
+        rows: rolled.rows.clone(),
+        consensus: rolled.consensus,
+        dissenting: rolled.dissenting.clone(),
         min_cell: svc.settings.privacy_min_cell,
         full_detail,
     })
@@ -469,6 +568,36 @@ mod tests {
 
     fn choices() -> Vec<Choice> {
         vec![Choice::Support, Choice::Oppose, Choice::Abstain]
+    }
+
+    #[test]
+    fn a_roll_up_is_shared_only_while_the_counters_are_unchanged() {
+        let memo = ResultsMemo::default();
+        let question = Question {
+            topic_id: 1,
+            level: Level::Township,
+            within: "62".into(),
+            full_detail: true,
+        };
+        let rolled = Arc::new(RolledUp {
+            overall: row("62", 3, 1),
+            rows: Arc::new(vec![row("620123101", 3, 1)]),
+            consensus: None,
+            dissenting: Arc::new(Vec::new()),
+        });
+        memo.put(question.clone(), 7, rolled.clone());
+        assert!(memo
+            .get(&question, 7)
+            .is_some_and(|hit| Arc::ptr_eq(&hit, &rolled)));
+        assert!(memo.get(&question, 8).is_none(), "the counters moved");
+        let public = Question {
+            full_detail: false,
+            ..question.clone()
+        };
+        assert!(
+            memo.get(&public, 7).is_none(),
+            "the public view is folded: another question"
+        );
     }
 
     #[test]

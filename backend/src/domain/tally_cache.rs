@@ -73,6 +73,10 @@ impl VillageTally {
 /// residents, in code order, so a division's villages are one range.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicTally {
+    /// Changes with every move and every load, never repeating within the
+    /// process: what was computed from a table at one version still holds
+    /// while the version is the same.
+    pub version: u64,
     /// The choice keys (as stored in `tallies.choice`) counted so far;
     /// villages count by index into this list, so rolling up compares no
     /// strings.
@@ -80,8 +84,16 @@ pub struct TopicTally {
     pub villages: BTreeMap<String, VillageTally>,
 }
 
+/// The source of [`TopicTally::version`].
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_version() -> u64 {
+    VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl TopicTally {
     fn bump(&mut self, village: &str, choice: &str, delta: i64) {
+        self.version = next_version();
         let index = match self.keys.iter().position(|k| k == choice) {
             Some(index) => index,
             None => {
@@ -315,6 +327,7 @@ async fn read_table(db: &impl ConnectionTrait, topic_id: i64) -> Result<TopicTal
     for (village, count) in eligible {
         table.villages.entry(village).or_default().eligible += count;
     }
+    table.version = next_version();
     Ok(table)
 }
 

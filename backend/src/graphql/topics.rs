@@ -511,7 +511,7 @@ pub struct TopicResults {
     pub full_detail: bool,
 }
 
-fn to_gql_results(r: results::TopicResults, options: &[topics::TopicOption]) -> TopicResults {
+fn to_gql_results(r: results::TopicResults) -> TopicResults {
     let quorum = r.quorum_percent;
     let convert = |row: &results::DivisionResult| DivisionResult {
         division_code: row.code.clone(),
@@ -530,13 +530,7 @@ fn to_gql_results(r: results::TopicResults, options: &[topics::TopicOption]) -> 
             .map(|(choice, count)| ChoiceCount {
                 stance: stance_of(choice),
                 option_id: option_id_of(choice),
-                label: match choice {
-                    Choice::Option(id) => options
-                        .iter()
-                        .find(|o| o.id == *id)
-                        .map_or_else(String::new, |o| o.label.clone()),
-                    other => other.key(),
-                },
+                label: r.label(choice),
                 count: *count,
                 share: row.share(choice),
             })
@@ -550,7 +544,7 @@ fn to_gql_results(r: results::TopicResults, options: &[topics::TopicOption]) -> 
         rows: r.rows.iter().map(convert).collect(),
         quorum_percent: r.quorum_percent,
         consensus: r.consensus,
-        dissenting_division_codes: r.dissenting,
+        dissenting_division_codes: r.dissenting.to_vec(),
         min_cell: i32::try_from(r.min_cell).unwrap_or(i32::MAX),
         full_detail: r.full_detail,
     }
@@ -566,8 +560,7 @@ async fn load_results(
 ) -> crate::error::Result<TopicResults> {
     let level = level.map_or(divisions::Level::Village, Into::into);
     let r = results::results(svc, viewer, topic_id, level, within, freshness).await?;
-    let options = topics::options(svc.db.reader(), topic_id).await?;
-    Ok(to_gql_results(r, &options))
+    Ok(to_gql_results(r))
 }
 
 #[derive(SimpleObject)]
