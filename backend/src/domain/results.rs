@@ -107,6 +107,8 @@ pub struct TopicResults {
     pub min_cell: u32,
     /// Whether small cells are shown as they are (organisers, supervisors).
     pub full_detail: bool,
+    /// The version of the counters these results were rolled up from.
+    pub counters_version: u64,
 }
 
 impl TopicResults {
@@ -308,6 +310,7 @@ pub async fn results(
         dissenting: rolled.dissenting.clone(),
         min_cell: svc.settings.privacy_min_cell,
         full_detail,
+        counters_version: version,
     })
 }
 

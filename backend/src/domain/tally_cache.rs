@@ -235,6 +235,14 @@ impl TallyCache {
         Ok(read(&table))
     }
 
+    /// The version of the topic's counters as they would be served now;
+    /// `None` when they are not held or would be read again.
+    pub fn version(&self, topic_id: i64, freshness: Freshness) -> Option<u64> {
+        let table = self.cached(topic_id, freshness)?;
+        let version = table.read().expect("tally table poisoned").version;
+        Some(version)
+    }
+
     fn cached(&self, topic_id: i64, freshness: Freshness) -> Option<Arc<RwLock<TopicTally>>> {
         let mut topics = self.topics.lock().expect("tally cache poisoned");
         let entry = topics.entries.get_mut(&topic_id)?;

@@ -143,3 +143,26 @@ pub fn rate_limit(
         .and_then(|c| c.0);
     services(ctx).limits.check(action, ip, account)
 }
+
+/// The counters a request's answer was computed from, as `(topic, version)`:
+/// the HTTP layer may keep the whole answer while they stay unchanged (see
+/// `http::response_cache`).
+#[derive(Debug, Default)]
+pub struct CountersRead(std::sync::Mutex<Vec<(i64, u64)>>);
+
+impl CountersRead {
+    /// Notes that the answer depends on `topic_id`'s counters at `version`.
+    pub fn record(ctx: &Context<'_>, topic_id: i64, version: u64) {
+        if let Some(read) = ctx.data_opt::<std::sync::Arc<CountersRead>>() {
+            read.0
+                .lock()
+                .expect("counters read poisoned")
+                .push((topic_id, version));
+        }
+    }
+
+    #[must_use]
+    pub fn take(&self) -> Vec<(i64, u64)> {
+        std::mem::take(&mut self.0.lock().expect("counters read poisoned"))
+    }
+}

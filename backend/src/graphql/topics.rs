@@ -7,7 +7,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use super::context::{actor, optional_actor, services, user_id};
+use super::context::{actor, optional_actor, services, user_id, CountersRead};
 use super::types::{parse_id, Division, DivisionLevel, TopicCategory};
 use crate::domain::opinions::{self, ChoiceInput, OpinionFilter, ProxyFor};
 use crate::domain::topics::records::{self, NewAssessment, NewMeeting};
@@ -509,6 +509,8 @@ pub struct TopicResults {
     pub min_cell: i32,
     /// False when small cells were folded (public view).
     pub full_detail: bool,
+    #[graphql(skip)]
+    pub counters_version: u64,
 }
 
 fn to_gql_results(r: results::TopicResults) -> TopicResults {
@@ -547,6 +549,7 @@ fn to_gql_results(r: results::TopicResults) -> TopicResults {
         dissenting_division_codes: r.dissenting.to_vec(),
         min_cell: i32::try_from(r.min_cell).unwrap_or(i32::MAX),
         full_detail: r.full_detail,
+        counters_version: r.counters_version,
     }
 }
 
@@ -634,15 +637,18 @@ impl TopicsQuery {
         within: Option<String>,
     ) -> Result<TopicResults> {
         let viewer = optional_actor(ctx).await?;
-        Ok(load_results(
+        let topic_id = parse_id(&topic_id, "topicId")?;
+        let results = load_results(
             services(ctx),
             viewer,
-            parse_id(&topic_id, "topicId")?,
+            topic_id,
             level,
             within.as_deref(),
             results::Freshness::WithinLag,
         )
-        .await?)
+        .await?;
+        CountersRead::record(ctx, topic_id, results.counters_version);
+        Ok(results)
     }
 
     /// Opinions on a topic, for its organisers and supervisors, newest first.

@@ -12,23 +12,28 @@
 //! `Accept`, as legacy clients send) they are `application/json`, status 200.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
+use super::response_cache::Key;
 use super::{AppState, MAX_BODY_BYTES};
-use crate::graphql::context::RequestAuth;
+use crate::graphql::context::{CountersRead, RequestAuth};
 use crate::graphql::error::label_uncoded_errors;
 use crate::rate_limit::ClientIp;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// Marks an answer served again from the response cache (for operators and
+/// tests; the body is what running the query would give).
+const REUSED_HEADER: &str = "x-cache";
 
 pub async fn post(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -54,8 +59,22 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
         Ok(request) => request,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message),
     };
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let kept = Key::for_request(&bytes, &request, authorization);
+    if let Some(body) = kept
+        .as_ref()
+        .and_then(|key| state.responses.get(key, &state.services.tallies))
+    {
+        let mut resp = respond(body, StatusCode::OK, media, None);
+        resp.headers_mut()
+            .insert(REUSED_HEADER, HeaderValue::from_static("hit"));
+        return resp;
+    }
     let ip = client_ip(&state, &parts);
-    execute(&state, &parts.headers, ip, request, media).await
+    execute(&state, &parts.headers, ip, request, media, kept).await
 }
 
 /// The JSON body as one request; the reason when it is not one.
@@ -143,7 +162,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         return response;
     }
     let ip = client_ip(&state, &parts);
-    execute(&state, &parts.headers, ip, request, media).await
+    execute(&state, &parts.headers, ip, request, media, None).await
 }
 
 /// Whether the operation the request selects is a mutation (or a
@@ -202,14 +221,21 @@ async fn execute(
     ip: ClientIp,
     request: async_graphql::Request,
     media: ResponseMedia,
+    keep_as: Option<Key>,
 ) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = RequestAuth::from_header(authorization, &state.services.jwt);
+    let counters = Arc::new(CountersRead::default());
     let mut request = request;
     let mut response = match crate::graphql::limits::check_fields(&mut request) {
-        Ok(()) => state.schema.execute(request.data(auth).data(ip)).await,
+        Ok(()) => {
+            state
+                .schema
+                .execute(request.data(auth).data(ip).data(counters.clone()))
+                .await
+        }
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
     label_uncoded_errors(&mut response);
@@ -232,6 +258,19 @@ async fn execute(
         let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
         (body, StatusCode::OK)
     };
+    let body = Bytes::from(body);
+    if let Some(key) = keep_as.filter(|_| response.errors.is_empty()) {
+        state.responses.put(key, body.clone(), counters.take());
+    }
+    respond(body, status, media, Some(response.http_headers))
+}
+
+fn respond(
+    body: Bytes,
+    status: StatusCode,
+    media: ResponseMedia,
+    headers: Option<HeaderMap>,
+) -> Response {
     let content_type = match media {
         ResponseMedia::Json => "application/json",
         ResponseMedia::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
@@ -240,7 +279,9 @@ async fn execute(
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp.headers_mut().extend(response.http_headers);
+    if let Some(headers) = headers {
+        resp.headers_mut().extend(headers);
+    }
     resp
 }
 

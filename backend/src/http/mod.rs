@@ -5,6 +5,7 @@ mod export;
 mod graphql;
 mod health;
 pub mod metrics;
+mod response_cache;
 mod unsubscribe;
 
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// The same schema with the field cap as an extension, for WebSocket.
     pub ws_schema: AppSchema,
+    /// Answers to results queries, kept while their counters are unchanged.
+    pub responses: response_cache::ResponseCache,
 }
 
 /// The whole application as a router, ready to serve or to test.
@@ -49,6 +52,7 @@ pub fn build_app(services: Services) -> Router {
     let state = AppState {
         schema: build_schema(Some(services.clone())),
         ws_schema: build_ws_schema(Some(services.clone())),
+        responses: response_cache::ResponseCache::default(),
         services,
     };
     let index = static_dir.join("index.html");

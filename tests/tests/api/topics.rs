@@ -598,6 +598,62 @@ async fn results_roll_up_to_a_recount_at_every_level(backend: Backend) {
 /// Results are served from counters held in memory and moved by each
 /// committed opinion; reading them while opinions arrive and change (so
 /// that loads race with writes) must still end equal to a recount.
+async fn a_results_answer_is_served_again_only_while_its_counters_are_unchanged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (_, resident) = yishi_tests::fast_resident(&app, codes::GUODIANZI).await;
+    let ask = |token: Option<String>| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let mut req = app
+                .client
+                .post(format!("{}/graphql", app.url))
+                .json(&json!({ "query": RESULTS, "variables": { "t": id, "l": "VILLAGE" } }));
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let resp = req.send().await.expect("request sent");
+            let reused = resp.headers().get("x-cache").is_some();
+            let body: Value = resp.json().await.expect("JSON");
+            assert!(body.get("errors").is_none(), "{body:#}");
+            (reused, body["data"]["topicResults"].clone())
+        }
+    };
+    let organiser_token = Some(organiser.access_token.clone());
+    let (reused, first) = ask(organiser_token.clone()).await;
+    assert!(!reused, "nothing kept yet");
+    let (reused, again) = ask(organiser_token.clone()).await;
+    assert!(
+        reused,
+        "the same question of unchanged counters is answered again"
+    );
+    assert_eq!(again, first);
+    // Another caller's answer is kept apart: the public view is folded.
+    let (reused, public) = ask(None).await;
+    assert!(!reused);
+    assert_eq!(public["fullDetail"], false);
+    assert_eq!(first["fullDetail"], true);
+
+    app.ok(Some(&resident), SUBMIT, json!({ "t": id, "s": "SUPPORT" }))
+        .await;
+    let (reused, after) = ask(organiser_token.clone()).await;
+    assert!(!reused, "an opinion moved the counters");
+    assert_eq!(
+        after["overall"]["total"],
+        first["overall"]["total"].as_i64().unwrap() + 1
+    );
+    // A lifecycle move changes the state the answer shows.
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($id: ID!) { closeTopic(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let (reused, _) = ask(organiser_token).await;
+    assert!(!reused, "the topic was closed");
+}
+
 async fn results_read_during_a_storm_of_opinions_equal_a_recount(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
@@ -1076,6 +1132,7 @@ db_tests!(
     five_hundred_concurrent_submissions_keep_counters_exact,
     results_roll_up_to_a_recount_at_every_level,
     results_read_during_a_storm_of_opinions_equal_a_recount,
+    a_results_answer_is_served_again_only_while_its_counters_are_unchanged,
     small_villages_are_folded_for_the_public,
     organisers_list_filter_and_export_opinions_and_residents_see_their_own,
     an_organiser_records_an_offline_opinion_the_resident_can_confirm_or_correct,

@@ -1,0 +1,180 @@
+//! Whole answers to results queries, kept while the counters they were
+//! rolled up from are unchanged.
+//!
+//! When a county topic is open, organisers' dashboards and residents'
+//! results pages ask the same `topicResults` question many times a second.
+//! Rolling up is memoised in the domain, but turning a table of thousands of
+//! divisions into GraphQL values and JSON costs milliseconds of the one core
+//! that also takes the opinions. Here the serialised answer is kept, keyed
+//! by the exact request body and the caller's credentials, and served again
+//! while every topic it read still has counters at the same version (an
+//! opinion, a lifecycle move or another instance's change gives a new one)
+//! and it is younger than [`MAX_AGE`], which bounds what else could change
+//! it (a role revoked, a division renamed).
+//!
+//! Only documents whose root fields are all `topicResults` are kept, and only
+//! answers without errors.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::{DocumentOperations, Selection};
+use axum::body::Bytes;
+
+use crate::domain::results::Freshness;
+use crate::domain::tally_cache::TallyCache;
+
+/// How long an answer is kept even when its counters do not change.
+pub const MAX_AGE: Duration = Duration::from_secs(2);
+/// Bytes of answers kept at most; beyond it, expired ones go, then all.
+const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// The root field whose answers are kept.
+const CACHEABLE_FIELD: &str = "topicResults";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    body: Bytes,
+    authorization: Option<String>,
+}
+
+impl Key {
+    /// The key of a POST body, when its document asks only for results.
+    pub fn for_request(
+        body: &Bytes,
+        request: &async_graphql::Request,
+        authorization: Option<&str>,
+    ) -> Option<Self> {
+        only_results(request).then(|| Self {
+            body: body.clone(),
+            authorization: authorization.map(str::to_owned),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    body: Bytes,
+    counters: Vec<(i64, u64)>,
+    stored_at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<Key, Entry>,
+    bytes: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ResponseCache {
+    entries: Arc<Mutex<Entries>>,
+}
+
+impl ResponseCache {
+    /// The kept answer, when its counters are all still current.
+    pub fn get(&self, key: &Key, tallies: &TallyCache) -> Option<Bytes> {
+        let (body, counters) = {
+            let entries = self.entries.lock().expect("response cache poisoned");
+            let entry = entries.map.get(key)?;
+            if entry.stored_at.elapsed() >= MAX_AGE {
+                return None;
+            }
+            (entry.body.clone(), entry.counters.clone())
+        };
+        counters
+            .iter()
+            .all(|&(topic_id, version)| {
+                tallies.version(topic_id, Freshness::WithinLag) == Some(version)
+            })
+            .then_some(body)
+    }
+
+    /// Keeps an answer computed from `counters` (nothing read: not kept).
+    pub fn put(&self, key: Key, body: Bytes, counters: Vec<(i64, u64)>) {
+        if counters.is_empty() || body.len() > MAX_BYTES / 8 {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("response cache poisoned");
+        if entries.bytes + body.len() > MAX_BYTES {
+            entries.map.retain(|_, e| e.stored_at.elapsed() < MAX_AGE);
+            entries.bytes = entries.map.values().map(|e| e.body.len()).sum();
+            if entries.bytes + body.len() > MAX_BYTES {
+                entries.map.clear();
+                entries.bytes = 0;
+            }
+        }
+        entries.bytes += body.len();
+        let replaced = entries.map.insert(
+            key,
+            Entry {
+                body,
+                counters,
+                stored_at: Instant::now(),
+            },
+        );
+        if let Some(old) = replaced {
+            entries.bytes -= old.body.len();
+        }
+    }
+}
+
+/// Whether the operation the request runs is a query whose root
+/// selections are all plain `topicResults` fields.
+fn only_results(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return false,
+        },
+        _ => return false,
+    };
+    operation.node.ty == async_graphql::parser::types::OperationType::Query
+        && !operation.node.selection_set.node.items.is_empty()
+        && operation.node.selection_set.node.items.iter().all(|s| {
+            matches!(&s.node, Selection::Field(f)
+                if f.node.name.node == CACHEABLE_FIELD && f.node.directives.is_empty())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &str) -> async_graphql::Request {
+        async_graphql::Request::new(query)
+    }
+
+    #[test]
+    fn only_documents_asking_for_results_alone_are_kept() {
+        assert!(only_results(&request(
+            "query($t: ID!) { topicResults(topicId: $t) { overall { total } } }"
+        )));
+        assert!(only_results(&request(
+            "{ a: topicResults(topicId: 1) { level } b: topicResults(topicId: 2) { level } }"
+        )));
+        for other in [
+            "{ topicResults(topicId: 1) { level } me { id } }",
+            "{ ...F } fragment F on Query { topicResults(topicId: 1) { level } }",
+            "{ topicResults(topicId: 1) @include(if: true) { level } }",
+            "mutation { topicResults }",
+            "not graphql",
+        ] {
+            assert!(!only_results(&request(other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn an_answer_without_counters_is_not_kept() {
+        let cache = ResponseCache::default();
+        let key = Key {
+            body: Bytes::from_static(b"{}"),
+            authorization: None,
+        };
+        cache.put(key.clone(), Bytes::from_static(b"x"), Vec::new());
+        assert!(cache.get(&key, &TallyCache::new()).is_none());
+    }
+}
