@@ -476,7 +476,12 @@ async fn write_online_batch(
     order.sort_by_key(|&i| (batch[i].topic.id, batch[i].user_id));
     let mut written: Vec<Option<Result<Written>>> = (0..batch.len()).map(|_| None).collect();
     let mut all_moves = Vec::with_capacity(batch.len());
-    let mut revisions = Vec::with_capacity(batch.len());
+    // Each resident's opinion as the batch leaves it, starting from the
+    // current one; a second submission of the same resident revises what
+    // the first wrote.
+    let mut latest: HashMap<(i64, i32), Opinion> = current;
+    let mut touched: Vec<(i64, i32)> = Vec::new();
+    let mut planned = Vec::with_capacity(batch.len());
     for i in order {
         let p = batch[i];
         let uid = p.user_id.expect("online opinions have a user");
@@ -510,14 +515,30 @@ async fn write_online_batch(
             source: &p.source,
             now,
         };
-        let old = current.remove(&(p.topic.id, uid));
-        let moves = counter_moves(&values, old.as_ref());
-        let opinion = save(txn, &values, old).await?;
-        revisions.push(values.revision(&opinion));
+        let key = (p.topic.id, uid);
+        let old = latest.get(&key);
+        let moves = counter_moves(&values, old);
+        let opinion = revised(&values, old);
+        if touched.last() != Some(&key) {
+            touched.push(key);
+        }
         all_moves.extend_from_slice(&moves);
-        // A second submission of the same resident in this batch changes
-        // what this one wrote.
-        current.insert((p.topic.id, uid), opinion.clone());
+        let revision = values.revision(&opinion);
+        latest.insert(key, opinion.clone());
+        planned.push((i, opinion, moves, revision));
+    }
+    let finals: Vec<&Opinion> = touched.iter().map(|key| &latest[key]).collect();
+    let new_ids = save_all(txn, &finals).await?;
+    let mut revisions = Vec::with_capacity(planned.len());
+    for (i, mut opinion, moves, mut revision) in planned {
+        if opinion.id == 0 {
+            let key = (opinion.topic_id, opinion.user_id.unwrap_or_default());
+            opinion.id = *new_ids.get(&key).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("a new opinion was not found after its insert"))
+            })?;
+            revision.opinion_id = Set(opinion.id);
+        }
+        revisions.push(revision);
         written[i] = Some(Ok((opinion, moves)));
     }
     bump_all(txn, &all_moves).await?;
@@ -758,50 +779,144 @@ fn counter_moves(values: &Values<'_>, old: Option<&Opinion>) -> Vec<TallyMove> {
     moves
 }
 
+/// The opinion as it stands after writing `values` over the resident's
+/// `old` one (id 0 for a new opinion, until it is inserted).
+fn revised(values: &Values<'_>, old: Option<&Opinion>) -> Opinion {
+    let (proxy, recorded_by, meeting_id) = values.provenance();
+    match old {
+        Some(old) => Opinion {
+            choice: values.key.clone(),
+            village_code: values.village.to_owned(),
+            reason: values.reason.clone(),
+            proxy,
+            recorded_by,
+            meeting_id: if proxy { meeting_id } else { old.meeting_id },
+            confirmed_at: None,
+            revision: old.revision + 1,
+            updated_at: values.now,
+            ..old.clone()
+        },
+        None => Opinion {
+            id: 0,
+            topic_id: values.topic_id,
+            user_id: values.user_id,
+            village_code: values.village.to_owned(),
+            choice: values.key.clone(),
+            reason: values.reason.clone(),
+            proxy,
+            proxy_name: values.proxy_name.clone(),
+            meeting_id,
+            recorded_by,
+            confirmed_at: None,
+            revision: 1,
+            created_at: values.now,
+            updated_at: values.now,
+        },
+    }
+}
+
 /// Inserts the opinion, or revises the resident's `old` one.
 async fn save(
     txn: &DatabaseTransaction,
     values: &Values<'_>,
     old: Option<Opinion>,
 ) -> Result<Opinion> {
-    let (proxy, recorded_by, meeting_id) = values.provenance();
-    match old {
-        Some(old) => {
-            let revision = old.revision + 1;
-            let mut active: opinions::ActiveModel = old.into();
-            active.choice = Set(values.key.clone());
-            active.village_code = Set(values.village.to_owned());
-            active.reason = Set(values.reason.clone());
-            active.proxy = Set(proxy);
-            active.recorded_by = Set(recorded_by);
-            if proxy {
-                active.meeting_id = Set(meeting_id);
-            }
-            active.confirmed_at = Set(None);
-            active.revision = Set(revision);
-            active.updated_at = Set(values.now);
-            Ok(active.update(txn).await?)
-        }
-        None => opinions::ActiveModel {
-            topic_id: Set(values.topic_id),
-            user_id: Set(values.user_id),
-            village_code: Set(values.village.to_owned()),
-            choice: Set(values.key.clone()),
-            reason: Set(values.reason.clone()),
-            proxy: Set(proxy),
-            proxy_name: Set(values.proxy_name.clone()),
-            meeting_id: Set(meeting_id),
-            recorded_by: Set(recorded_by),
-            confirmed_at: Set(None),
-            revision: Set(1),
-            created_at: Set(values.now),
-            updated_at: Set(values.now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await
-        .map_err(Error::internal),
+    let next = revised(values, old.as_ref());
+    let mut active = opinions::ActiveModel::from(next).reset_all();
+    if old.is_some() {
+        Ok(active.update(txn).await?)
+    } else {
+        active.id = sea_orm::ActiveValue::NotSet;
+        active.insert(txn).await.map_err(Error::internal)
     }
+}
+
+/// Writes the final state of a batch's opinions: one multi-row insert per
+/// 500 new ones (their ids read back in one query per topic), one
+/// multi-row update per 500 changed ones. `finals` holds each resident's
+/// opinion after the batch, id 0 for the new ones; returns the new ids.
+async fn save_all(
+    txn: &DatabaseTransaction,
+    finals: &[&Opinion],
+) -> Result<std::collections::HashMap<(i64, i32), i64>> {
+    use std::collections::{BTreeMap, HashMap};
+
+    let (new, changed): (Vec<&Opinion>, Vec<&Opinion>) = finals.iter().partition(|o| o.id == 0);
+    for chunk in new.chunks(500) {
+        let rows = chunk.iter().map(|o| {
+            let mut active = opinions::ActiveModel::from((*o).clone()).reset_all();
+            active.id = sea_orm::ActiveValue::NotSet;
+            active
+        });
+        opinions::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let mut ids = HashMap::with_capacity(new.len());
+    let mut new_by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for o in &new {
+        new_by_topic.entry(o.topic_id).or_default().extend(o.user_id);
+    }
+    for (topic_id, users) in new_by_topic {
+        for chunk in users.chunks(500) {
+            let found: Vec<(i64, Option<i32>)> = opinions::Entity::find()
+                .select_only()
+                .columns([opinions::Column::Id, opinions::Column::UserId])
+                .filter(opinions::Column::TopicId.eq(topic_id))
+                .filter(opinions::Column::UserId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            for (id, user_id) in found {
+                if let Some(uid) = user_id {
+                    ids.insert((topic_id, uid), id);
+                }
+            }
+        }
+    }
+    let backend = txn.get_database_backend();
+    for chunk in changed.chunks(500) {
+        // The same statement on both backends (UPDATE … FROM needs SQLite
+        // 3.33); only the placeholders differ.
+        let mut sql = String::from(
+            "WITH v(id, choice, village_code, reason, revision, updated_at) AS (VALUES ",
+        );
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
+        for (row, o) in chunk.iter().enumerate() {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..6 {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                match backend {
+                    sea_orm::DatabaseBackend::Postgres => {
+                        sql.push_str(&format!("${}", values.len() + column + 1));
+                    }
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push(')');
+            values.extend([
+                o.id.into(),
+                o.choice.clone().into(),
+                o.village_code.clone().into(),
+                o.reason.clone().into(),
+                o.revision.into(),
+                o.updated_at.into(),
+            ]);
+        }
+        sql.push_str(
+            ") UPDATE opinions SET choice = v.choice, village_code = v.village_code, \
+             reason = v.reason, proxy = FALSE, recorded_by = NULL, confirmed_at = NULL, \
+             revision = v.revision, updated_at = v.updated_at FROM v WHERE opinions.id = v.id",
+        );
+        txn.execute(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(ids)
 }
 
 /// The user's current opinion on a topic.

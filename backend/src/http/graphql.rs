@@ -64,17 +64,28 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let kept = Key::for_request(&bytes, &request, authorization);
-    if let Some(body) = kept
-        .as_ref()
-        .and_then(|key| state.responses.get(key, &state.services.tallies))
-    {
-        let mut resp = respond(body, StatusCode::OK, media, None);
-        resp.headers_mut()
-            .insert(REUSED_HEADER, HeaderValue::from_static("hit"));
-        return resp;
-    }
     let ip = client_ip(&state, &parts);
-    execute(&state, &parts.headers, ip, request, media, kept).await
+    let Some(key) = kept else {
+        return execute(&state, &parts.headers, ip, request, media, None).await;
+    };
+    if let Some(reused) = reuse(&state, &key, media) {
+        return reused;
+    }
+    let _turn = state.responses.turn(&key).await;
+    // Whoever held the turn may just have kept the answer.
+    if let Some(reused) = reuse(&state, &key, media) {
+        return reused;
+    }
+    execute(&state, &parts.headers, ip, request, media, Some(key)).await
+}
+
+/// The kept answer for `key`, when it is still good.
+fn reuse(state: &AppState, key: &Key, media: ResponseMedia) -> Option<Response> {
+    let body = state.responses.get(key, &state.services.tallies)?;
+    let mut resp = respond(body, StatusCode::OK, media, None);
+    resp.headers_mut()
+        .insert(REUSED_HEADER, HeaderValue::from_static("hit"));
+    Some(resp)
 }
 
 /// The JSON body as one request; the reason when it is not one.

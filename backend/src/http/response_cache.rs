@@ -68,9 +68,28 @@ struct Entries {
 #[derive(Clone, Debug, Default)]
 pub struct ResponseCache {
     entries: Arc<Mutex<Entries>>,
+    /// One lock per key being computed, so that when an answer expires the
+    /// requests waiting for it compute it once, not once each.
+    turns: Arc<Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
+/// Locks kept at most before the idle ones are dropped.
+const TURNS_KEPT: usize = 1024;
+
 impl ResponseCache {
+    /// Waits until no other request is computing the answer for `key`; hold
+    /// the guard while computing it.
+    pub async fn turn(&self, key: &Key) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut turns = self.turns.lock().expect("response cache poisoned");
+            if turns.len() >= TURNS_KEPT {
+                turns.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            turns.entry(key.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
     /// The kept answer, when its counters are all still current.
     pub fn get(&self, key: &Key, tallies: &TallyCache) -> Option<Bytes> {
         let (body, counters) = {
