@@ -3,16 +3,17 @@
 //! Each commit waits for the disk. When a topic opens and thousands of
 //! residents answer at once, one transaction per opinion makes the disk (and,
 //! on PostgreSQL, the round trips of a transaction's statements) the
-//! bottleneck. Here a single task per instance takes every submission waiting
+//! bottleneck. Here a writer task takes every submission waiting
 //! at that moment, writes them together in one transaction, commits once, and
 //! only then answers each request: an acknowledged opinion is on disk, and the
 //! disk sees one commit per batch. When the batch cannot be written together,
 //! it is written again with a savepoint per submission, so a failing one does
 //! not affect its neighbours.
 //!
-//! Several instances on one PostgreSQL each run a writer; their batches lock
-//! opinion rows in (topic, resident) order and counter rows in key order, so
-//! they wait for each other rather than deadlock.
+//! On PostgreSQL several batches are in flight at once (a few per instance,
+//! and several instances on one database); they lock opinion rows in
+//! (topic, resident) order and counter rows in key order, so they wait for
+//! each other rather than deadlock.
 
 use std::collections::BTreeSet;
 
@@ -28,6 +29,10 @@ use crate::events::Event;
 
 /// Submissions that may share one transaction.
 const MAX_BATCH: usize = 512;
+/// Batches in flight at once on PostgreSQL: while one waits for its commit
+/// to reach the disk, the next is already being written. (SQLite has one
+/// writing connection, so one batch at a time.)
+const POSTGRES_WRITERS: usize = 4;
 /// Submissions that may wait for the writer before callers are told to
 /// retry.
 const QUEUE: usize = 16_384;
@@ -45,7 +50,14 @@ impl OpinionWriter {
     pub fn spawn(svc: Services) -> Self {
         debug_assert!(svc.opinion_writer.is_none());
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(svc, rx));
+        let writers = match svc.db.backend() {
+            sea_orm::DatabaseBackend::Postgres => POSTGRES_WRITERS,
+            _ => 1,
+        };
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..writers {
+            tokio::spawn(run(svc.clone(), rx.clone()));
+        }
         Self { jobs }
     }
 
@@ -70,9 +82,15 @@ impl OpinionWriter {
     }
 }
 
-async fn run(svc: Services, mut rx: mpsc::Receiver<Job>) {
+/// One writer: takes what is waiting (holding the queue only while taking
+/// it), writes it, and goes back for more.
+async fn run(svc: Services, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let taken = rx.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            break;
+        }
         commit_batch(&svc, &mut batch).await;
         batch.clear();
     }
