@@ -19,6 +19,8 @@
 #       database to connect to; the bench (re)creates `yishi_bench` beside it
 #   BENCH_SERVER_CPU [0], BENCH_LOAD_CPU [1]
 #   BENCH_PORT [18080], BENCH_BASELINE_PORT [18090]
+#   BENCH_PERF [unset]: set to record a perf profile of the server per
+#     submission run ($DIR/perf_submit_cN.data)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +30,7 @@ BENCH_RESULTS_SECONDS=${BENCH_RESULTS_SECONDS:-$BENCH_SECONDS}
 BENCH_RESIDENTS=${BENCH_RESIDENTS:-1000000}
 BENCH_TOKENS=${BENCH_TOKENS:-$((BENCH_RESIDENTS < 1000000 ? BENCH_RESIDENTS : 1000000))}
 BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64 256}
-BENCH_RESULTS_CONNECTIONS=${BENCH_RESULTS_CONNECTIONS:-1 64 256}
+BENCH_RESULTS_CONNECTIONS=${BENCH_RESULTS_CONNECTIONS-1 64 256}
 BENCH_BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -101,6 +103,24 @@ run_wrk() {
   echo "  $name: $(cat "$DIR/$name.json")"
 }
 
+# cpu_busy BEFORE AFTER: busy share of cpu0 and cpu1 between two readings
+# of /proc/stat's per-core lines.
+cpu_busy() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+def parse(text):
+    cores = {}
+    for line in text.splitlines():
+        name, *fields = line.split()
+        values = list(map(int, fields))
+        idle = values[3] + values[4]
+        cores[name] = (sum(values), idle)
+    return cores
+a, b = parse(sys.argv[1]), parse(sys.argv[2])
+print(" ".join(f"{n}={100 * (1 - (b[n][1] - a[n][1]) / max(1, b[n][0] - a[n][0])):.0f}%" for n in sorted(a)))
+PY
+}
+
 requests_of() { # name
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$DIR/$1.json"
 }
@@ -151,8 +171,18 @@ for backend in $BENCH_BACKENDS; do
   # (a) submissions.
   for c in $BENCH_CONNECTIONS; do
     echo "$offset" >"$DIR/submit_c$c.offset"
+    perf_pid=""
+    if [ -n "${BENCH_PERF-}" ]; then
+      # A CPU profile of the server for the run (perf report -i FILE).
+      perf record -F 499 -g -p "$SERVER_PID" -o "$DIR/perf_submit_c$c.data" -- sleep "$BENCH_SECONDS" >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
+    cpu_before=$(head -3 /proc/stat | tail -2)
     # shellcheck disable=SC2046
     run_wrk "submit_c$c" submit "$c" "$BENCH_SECONDS" "$URL" $(submit_env)
+    cpu_busy "$cpu_before" "$(head -3 /proc/stat | tail -2)" >"$DIR/submit_c$c.cpu"
+    echo "  submit_c$c cores busy: $(cat "$DIR/submit_c$c.cpu")"
+    [ -z "$perf_pid" ] || wait "$perf_pid"
     offset=$((offset + $(requests_of "submit_c$c")))
   done
 
@@ -182,6 +212,22 @@ for backend in $BENCH_BACKENDS; do
       offset=$((offset + $(requests_of "results_${level,,}_load_c${c}_submit")))
     done
   done
+  # (b2) results while the submissions go to the very topic being read: its
+  # counters move with every batch, so every answer is rolled up afresh.
+  if [ -n "$BENCH_RESULTS_CONNECTIONS" ]; then
+    for level in TOWNSHIP VILLAGE; do
+      within=""
+      [ "$level" = VILLAGE ] && within=$CITY
+      sc=${BENCH_CONNECTIONS##* }
+      run_wrk "results_${level,,}_hot_c1_submit" submit "$sc" "$((BENCH_RESULTS_SECONDS + 2))" "$URL" \
+        BENCH_TOKENS_FILE="$TOKENS_FILE" BENCH_TOPIC="$RESULTS_TOPIC" BENCH_TOKEN_OFFSET=0 &
+      bg=$!
+      sleep 1
+      run_wrk "results_${level,,}_hot_c1" results 1 "$BENCH_RESULTS_SECONDS" "$URL" \
+        BENCH_TOPIC="$RESULTS_TOPIC" BENCH_BEARER="$ORGANISER_TOKEN" BENCH_LEVEL="$level" BENCH_WITHIN="$within"
+      wait "$bg"
+    done
+  fi
   # (c) many connections at once, for memory.
   for c in ${BENCH_RSS_CONNECTIONS-1000}; do
     echo "$offset" >"$DIR/submit_c$c.offset"

@@ -134,7 +134,8 @@ def scenario_rows(backend, summary):
     def order(key):
         kinds = ["submit", "results_county_idle", "results_county_load",
                  "results_township_idle", "results_township_load",
-                 "results_village_idle", "results_village_load", "login",
+                 "results_village_idle", "results_village_load",
+                 "results_township_hot", "results_village_hot", "login",
                  "baseline_group", "baseline_per_request"]
         m = re.fullmatch(r"(.*)_c(\d+)(_submit)?", key)
         base, c, sub = m.group(1), int(m.group(2)), bool(m.group(3))
@@ -146,6 +147,8 @@ def scenario_rows(backend, summary):
         scenario, conns, sub = m.group(1), m.group(2), m.group(3)
         if sub:
             scenario += " (submissions alongside)"
+        if "_hot" in scenario:
+            scenario += ", to the topic being read"
         note = ""
         if run["ok"] == 0 and failures(run) == 0:
             note = f"no response completed within the {run['duration_s']:.0f} s run"

@@ -43,6 +43,8 @@ pub struct Settings {
     /// Notices to an audience up to this size are queued in the request
     /// that causes them; larger audiences by a background job.
     pub bulk_inline_max: u64,
+    /// Opinion batches written at once on PostgreSQL (SQLite: always one).
+    pub opinion_writers: usize,
     /// Where the outbox is delivered (`smtp://`, `smtps://`, `?tls=required`
     /// for STARTTLS); `None` keeps messages in the outbox, unsent.
     pub smtp_url: Option<SecretString>,
@@ -85,6 +87,7 @@ struct FileSettings {
     yishi_privacy_min_cell: Option<String>,
     yishi_scheduler_interval_secs: Option<String>,
     yishi_bulk_inline_max: Option<String>,
+    yishi_opinion_writers: Option<String>,
     smtp_url: Option<String>,
     yishi_mail_from: Option<String>,
     yishi_mail_rate_per_sec: Option<String>,
@@ -313,6 +316,13 @@ impl Settings {
             0..=1_000_000,
         )?;
 
+        let opinion_writers: usize = parse_number(
+            "YISHI_OPINION_WRITERS",
+            get("YISHI_OPINION_WRITERS", &file.yishi_opinion_writers),
+            2,
+            1..=32,
+        )?;
+
         let smtp_url = match get("SMTP_URL", &file.smtp_url) {
             Some(url) => {
                 if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -368,6 +378,7 @@ impl Settings {
             privacy_min_cell,
             scheduler_interval: Duration::from_secs(scheduler_secs),
             bulk_inline_max,
+            opinion_writers,
             smtp_url,
             mail_from,
             mail_rate_per_sec,

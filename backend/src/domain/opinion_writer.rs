@@ -29,10 +29,7 @@ use crate::events::Event;
 
 /// Submissions that may share one transaction.
 const MAX_BATCH: usize = 512;
-/// Batches in flight at once on PostgreSQL: while one waits for its commit
-/// to reach the disk, the next is already being written. (SQLite has one
-/// writing connection, so one batch at a time.)
-const POSTGRES_WRITERS: usize = 4;
+
 /// Submissions that may wait for the writer before callers are told to
 /// retry.
 const QUEUE: usize = 16_384;
@@ -50,8 +47,10 @@ impl OpinionWriter {
     pub fn spawn(svc: Services) -> Self {
         debug_assert!(svc.opinion_writer.is_none());
         let (jobs, rx) = mpsc::channel(QUEUE);
+        // On PostgreSQL, while one batch waits for its commit the next can
+        // be written; SQLite has one writing connection.
         let writers = match svc.db.backend() {
-            sea_orm::DatabaseBackend::Postgres => POSTGRES_WRITERS,
+            sea_orm::DatabaseBackend::Postgres => svc.settings.opinion_writers,
             _ => 1,
         };
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));

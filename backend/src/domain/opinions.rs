@@ -534,7 +534,9 @@ async fn write_online_batch(
         if opinion.id == 0 {
             let key = (opinion.topic_id, opinion.user_id.unwrap_or_default());
             opinion.id = *new_ids.get(&key).ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("a new opinion was not found after its insert"))
+                Error::internal(anyhow::anyhow!(
+                    "a new opinion was not found after its insert"
+                ))
             })?;
             revision.opinion_id = Set(opinion.id);
         }
@@ -855,7 +857,10 @@ async fn save_all(
     let mut ids = HashMap::with_capacity(new.len());
     let mut new_by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for o in &new {
-        new_by_topic.entry(o.topic_id).or_default().extend(o.user_id);
+        new_by_topic
+            .entry(o.topic_id)
+            .or_default()
+            .extend(o.user_id);
     }
     for (topic_id, users) in new_by_topic {
         for chunk in users.chunks(500) {
@@ -913,8 +918,10 @@ async fn save_all(
              reason = v.reason, proxy = FALSE, recorded_by = NULL, confirmed_at = NULL, \
              revision = v.revision, updated_at = v.updated_at FROM v WHERE opinions.id = v.id",
         );
-        txn.execute(sea_orm::Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
     }
     Ok(ids)
 }
