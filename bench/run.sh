@@ -101,6 +101,10 @@ run_wrk() {
       return 1
     }
   echo "  $name: $(cat "$DIR/$name.json")"
+  if [ -n "$SERVER_PID" ]; then
+    # Which run drove the server's memory up.
+    echo "$name $(awk '/^VmRSS:|^VmHWM:/ { printf "%s %s kB ", $1, $2 }' "/proc/$SERVER_PID/status" 2>/dev/null)" >>"$DIR/rss.log"
+  fi
 }
 
 # cpu_busy BEFORE AFTER: busy share of cpu0 and cpu1 between two readings
@@ -148,6 +152,11 @@ for backend in $BENCH_BACKENDS; do
   echo "bench: [$backend] seeding $BENCH_RESIDENTS residents"
   DATABASE_URL=$DB_URL "$BENCH" seed --residents "$BENCH_RESIDENTS" --tokens "$BENCH_TOKENS" \
     --out "$DIR" 2>&1 | tee "$DIR/seed.log"
+  if [ "$backend" = postgres ]; then
+    # A bulk load leaves no planner statistics and a checkpoint to come; a
+    # database in service has both behind it.
+    psql "$DB_URL" -qAt -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
+  fi
   seed() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$DIR/seed.json" "$1"; }
   SUBMIT_TOPIC=$(seed 'd["topics"]["submit"]')
   RESULTS_TOPIC=$(seed 'd["topics"]["results"]')

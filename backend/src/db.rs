@@ -23,6 +23,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long SQLite waits on a lock held by another process (e.g. the CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections to PostgreSQL per instance.
+const PG_POOL_SIZE: u32 = 16;
+/// Prepared statements kept per PostgreSQL connection.
+const PG_STATEMENT_CACHE: usize = 24;
 /// The PostgreSQL advisory lock held while migrating (`yishi_mg` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7969_7368_695f_6d67;
 
@@ -82,10 +86,15 @@ impl Db {
     }
 
     async fn connect_postgres(url: &str) -> anyhow::Result<Self> {
+        // Batches of opinions are written with multi-row statements whose
+        // text (and cached metadata, thousands of parameters each) differs
+        // with the batch size; a short per-connection cache keeps that
+        // memory small, and the hot single-row statements stay in it.
         let options = PgConnectOptions::from_str(url)
-            .with_context(|| format!("DATABASE_URL {url:?} is not a PostgreSQL URL"))?;
+            .with_context(|| format!("DATABASE_URL {url:?} is not a PostgreSQL URL"))?
+            .statement_cache_capacity(PG_STATEMENT_CACHE);
         let pool = PgPoolOptions::new()
-            .max_connections(32)
+            .max_connections(PG_POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

@@ -140,6 +140,10 @@ impl ResponseCache {
 /// Whether the operation the request runs is a query whose root
 /// selections are all plain `topicResults` fields.
 fn only_results(request: &async_graphql::Request) -> bool {
+    // Most requests (every opinion) are told apart without parsing.
+    if !request.query.contains(CACHEABLE_FIELD) {
+        return false;
+    }
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
