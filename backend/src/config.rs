@@ -319,7 +319,7 @@ impl Settings {
         let opinion_writers: usize = parse_number(
             "YISHI_OPINION_WRITERS",
             get("YISHI_OPINION_WRITERS", &file.yishi_opinion_writers),
-            2,
+            1,
             1..=32,
         )?;
 
