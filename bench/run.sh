@@ -19,6 +19,9 @@
 #       database to connect to; the bench (re)creates `yishi_bench` beside it
 #   BENCH_SERVER_CPU [0], BENCH_LOAD_CPU [1]
 #   BENCH_PORT [18080], BENCH_BASELINE_PORT [18090]
+#   BENCH_PG_UNPINNED [unset]: set to leave a local PostgreSQL on both cores
+#     (by default its processes are pinned to the load core, never the
+#     server's; its affinity is restored when the bench ends)
 #   BENCH_PERF [unset]: set to record a perf profile of the server per
 #     submission run ($DIR/perf_submit_cN.data)
 set -euo pipefail
@@ -67,7 +70,16 @@ stop_server() {
   fi
   SERVER_PID=""
 }
-trap stop_server EXIT
+unpin_postgres() {
+  for pid in $(pgrep -x postgres || true); do
+    taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1 || true
+  done
+}
+cleanup() {
+  stop_server
+  [ -n "${BENCH_PG_UNPINNED-}" ] || unpin_postgres
+}
+trap cleanup EXIT
 
 wait_ready() { # url
   for _ in $(seq 1 300); do
@@ -165,6 +177,14 @@ for backend in $BENCH_BACKENDS; do
   ORGANISER_TOKEN=$(seed 'd["organiser_token"]')
   TOKENS_FILE=$DIR/tokens.txt
 
+  if [ "$backend" = postgres ] && [ -z "${BENCH_PG_UNPINNED-}" ]; then
+    # PostgreSQL runs beside the load generator, never on the server's
+    # core: backends fork from the postmaster and inherit its affinity.
+    for pid in $(pgrep -x postgres || true); do
+      taskset -a -p -c "$LOAD_CPU" "$pid" >/dev/null 2>&1 || true
+    done
+    echo "bench: [$backend] PostgreSQL on core $LOAD_CPU"
+  fi
   echo "bench: [$backend] yishi serve on core $SERVER_CPU"
   DATABASE_URL=$DB_URL YISHI_BIND=127.0.0.1:$PORT YISHI_DEMO_DATA=false \
     YISHI_NOTICE_PERIOD_HOURS=0 YISHI_LOG=warn YISHI_ENV=production \
