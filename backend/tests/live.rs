@@ -883,8 +883,17 @@ async fn storm_counting(
             .send()
             .await;
         let ok = match resp {
-            Ok(r) => r.json::<Value>().await.is_ok_and(|v| v.get("errors").is_none() && v["data"]["submitOpinion"]["id"].is_string()),
-            Err(_) => false,
+            Ok(r) => r.json::<Value>().await.is_ok_and(|v| {
+                let ok = v.get("errors").is_none() && v["data"]["submitOpinion"]["id"].is_string();
+                if !ok {
+                    eprintln!("submission refused: {v}");
+                }
+                ok
+            }),
+            Err(e) => {
+                eprintln!("submission lost: {e}");
+                false
+            }
         };
         if ok {
             acked.fetch_add(1, Ordering::SeqCst);

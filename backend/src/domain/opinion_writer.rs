@@ -169,46 +169,76 @@ async fn together(svc: &Services, batch: &[Job]) -> Option<Result<BatchOutcome>>
     Some(Ok((results, moves)))
 }
 
-/// Each submission in a savepoint of its own, so a failing one does not
-/// affect its neighbours.
+/// Each submission on its own, so a failing one does not affect its
+/// neighbours: in a savepoint of one shared transaction on SQLite (one
+/// writer, one commit for the batch), in a transaction of its own on
+/// PostgreSQL, where holding one opinion's counter locks while writing the
+/// next could meet another instance's batch holding them the other way
+/// round.
 async fn one_by_one(svc: &Services, batch: &[Job]) -> Result<BatchOutcome> {
     let mut results: Vec<Result<Opinion>> = Vec::with_capacity(batch.len());
     let mut moves = Vec::with_capacity(batch.len());
-    let txn = svc.db.begin().await?;
+    let shared = match svc.db.backend() {
+        sea_orm::DatabaseBackend::Postgres => None,
+        _ => Some(svc.db.begin().await?),
+    };
     for (pending, _) in batch {
-        // A resident's first opinion may meet, at the unique index, the same
-        // resident's opinion just committed by another instance; written
-        // again, it becomes a change of that one.
         let mut attempts = 0;
         let result = loop {
             attempts += 1;
-            let savepoint = txn.begin().await?;
-            match write_pending(svc, &savepoint, pending).await {
+            let txn = match &shared {
+                Some(shared) => shared.begin().await?,
+                None => svc.db.begin().await?,
+            };
+            let written = match write_pending(svc, &txn, pending).await {
+                Ok(written) => txn.commit().await.map(|()| written).map_err(Error::from),
+                Err(err) => {
+                    txn.rollback().await?;
+                    Err(err)
+                }
+            };
+            match written {
                 Ok((opinion, opinion_moves)) => {
-                    savepoint.commit().await?;
                     moves.extend(opinion_moves);
                     break Ok(opinion);
                 }
-                Err(err) => {
-                    savepoint.rollback().await?;
-                    let raced = matches!(&err, Error::Internal(e)
-                        if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation));
-                    if !(raced && attempts < 2) {
-                        break Err(if raced {
-                            Error::conflict(
-                                "your opinion changed at the same time elsewhere; try again",
-                            )
-                        } else {
-                            err
-                        });
-                    }
+                Err(err) if worth_retrying(&err) && attempts < 3 => continue,
+                Err(err) if worth_retrying(&err) => {
+                    break Err(Error::conflict(
+                        "your opinion changed at the same time elsewhere; try again",
+                    ))
                 }
+                Err(err) => break Err(err),
             }
         };
         results.push(result);
     }
-    txn.commit().await?;
+    if let Some(shared) = shared {
+        shared.commit().await?;
+    }
     Ok((results, moves))
+}
+
+/// Whether writing an opinion again may succeed: the same resident's first
+/// opinion was committed meanwhile by another instance (written again, it
+/// becomes a change of that one), or PostgreSQL broke a deadlock or a
+/// serialization conflict by failing this statement.
+fn worth_retrying(err: &Error) -> bool {
+    let Error::Internal(e) = err else {
+        return false;
+    };
+    let Some(db) = e.downcast_ref::<sea_orm::DbErr>() else {
+        return false;
+    };
+    if is_unique_violation(db) {
+        return true;
+    }
+    let (sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
+    | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx::Error::Database(cause)))) = db
+    else {
+        return false;
+    };
+    matches!(cause.code().as_deref(), Some("40P01" | "40001"))
 }
 
 #[cfg(test)]

@@ -454,17 +454,11 @@ async fn write_online_batch(
     // Locked on PostgreSQL, in (topic, resident) order like the writes
     // below, so another instance's batch changing the same opinions waits
     // for this one and counts from what it wrote.
-    let lock = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
     let mut current: HashMap<(i64, i32), Opinion> = HashMap::new();
-    for (topic_id, users) in by_topic {
-        let mut query = opinions::Entity::find()
-            .filter(opinions::Column::TopicId.eq(topic_id))
-            .filter(opinions::Column::UserId.is_in(users))
-            .order_by_asc(opinions::Column::UserId);
-        if lock {
-            query = query.lock_exclusive();
-        }
-        for opinion in query.all(txn).await? {
+    for (topic_id, mut users) in by_topic {
+        users.sort_unstable();
+        users.dedup();
+        for opinion in current_opinions(txn, topic_id, &users, true).await? {
             if let Some(uid) = opinion.user_id {
                 current.insert((topic_id, uid), opinion);
             }
@@ -553,6 +547,59 @@ async fn write_online_batch(
         .into_iter()
         .map(|w| w.expect("every submission of the batch was written or rejected"))
         .collect())
+}
+
+/// The current opinions of `users` (ascending) on a topic; with `lock`,
+/// locked until the transaction ends on PostgreSQL, in resident order.
+///
+/// On PostgreSQL each resident is looked up through the unique (topic,
+/// resident) index on its own: a single `user_id IN (…)` is planned as a
+/// scan of all the topic's opinions whenever the statistics know nothing of
+/// the topic yet (opened since the last ANALYZE).
+async fn current_opinions(
+    txn: &DatabaseTransaction,
+    topic_id: i64,
+    users: &[i32],
+    lock: bool,
+) -> Result<Vec<Opinion>> {
+    let backend = txn.get_database_backend();
+    let mut found = Vec::with_capacity(users.len());
+    for chunk in users.chunks(500) {
+        if backend != sea_orm::DatabaseBackend::Postgres {
+            found.extend(
+                opinions::Entity::find()
+                    .filter(opinions::Column::TopicId.eq(topic_id))
+                    .filter(opinions::Column::UserId.is_in(chunk.iter().copied()))
+                    .all(txn)
+                    .await?,
+            );
+            continue;
+        }
+        let mut sql = String::from("SELECT o.* FROM (VALUES ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() + 1);
+        values.push(topic_id.into());
+        for (i, uid) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}::integer)", i + 2));
+            values.push((*uid).into());
+        }
+        sql.push_str(
+            ") AS u(user_id) CROSS JOIN LATERAL (SELECT * FROM opinions \
+             WHERE topic_id = $1 AND user_id = u.user_id LIMIT 1",
+        );
+        sql.push_str(if lock { " FOR UPDATE) o" } else { ") o" });
+        found.extend(
+            opinions::Entity::find()
+                .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+                    backend, sql, values,
+                ))
+                .all(txn)
+                .await?,
+        );
+    }
+    Ok(found)
 }
 
 /// Moves counters by the sum of `moves` per counter, creating them on first
@@ -863,19 +910,9 @@ async fn save_all(
             .extend(o.user_id);
     }
     for (topic_id, users) in new_by_topic {
-        for chunk in users.chunks(500) {
-            let found: Vec<(i64, Option<i32>)> = opinions::Entity::find()
-                .select_only()
-                .columns([opinions::Column::Id, opinions::Column::UserId])
-                .filter(opinions::Column::TopicId.eq(topic_id))
-                .filter(opinions::Column::UserId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            for (id, user_id) in found {
-                if let Some(uid) = user_id {
-                    ids.insert((topic_id, uid), id);
-                }
+        for opinion in current_opinions(txn, topic_id, &users, false).await? {
+            if let Some(uid) = opinion.user_id {
+                ids.insert((topic_id, uid), opinion.id);
             }
         }
     }
