@@ -70,14 +70,16 @@ stop_server() {
   fi
   SERVER_PID=""
 }
-unpin_postgres() {
+# pin_postgres CPUS: a local PostgreSQL's processes onto CPUS; backends
+# fork from the postmaster and inherit its affinity.
+pin_postgres() {
   for pid in $(pgrep -x postgres || true); do
-    taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1 || true
+    taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true
   done
 }
 cleanup() {
   stop_server
-  [ -n "${BENCH_PG_UNPINNED-}" ] || unpin_postgres
+  [ -n "${BENCH_PG_UNPINNED-}" ] || pin_postgres "0-$(($(nproc) - 1))"
 }
 trap cleanup EXIT
 
@@ -178,11 +180,8 @@ for backend in $BENCH_BACKENDS; do
   TOKENS_FILE=$DIR/tokens.txt
 
   if [ "$backend" = postgres ] && [ -z "${BENCH_PG_UNPINNED-}" ]; then
-    # PostgreSQL runs beside the load generator, never on the server's
-    # core: backends fork from the postmaster and inherit its affinity.
-    for pid in $(pgrep -x postgres || true); do
-      taskset -a -p -c "$LOAD_CPU" "$pid" >/dev/null 2>&1 || true
-    done
+    # PostgreSQL runs beside the load generator, never on the server's core.
+    pin_postgres "$LOAD_CPU"
     echo "bench: [$backend] PostgreSQL on core $LOAD_CPU"
   fi
   echo "bench: [$backend] yishi serve on core $SERVER_CPU"

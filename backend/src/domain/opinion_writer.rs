@@ -7,13 +7,13 @@
 //! at that moment, writes them together in one transaction, commits once, and
 //! only then answers each request: an acknowledged opinion is on disk, and the
 //! disk sees one commit per batch. When the batch cannot be written together,
-//! it is written again with a savepoint per submission, so a failing one does
-//! not affect its neighbours.
+//! each submission is written on its own (see [`one_by_one`]), so a failing
+//! one does not affect its neighbours.
 //!
-//! On PostgreSQL several batches are in flight at once (a few per instance,
-//! and several instances on one database); they lock opinion rows in
-//! (topic, resident) order and counter rows in key order, so they wait for
-//! each other rather than deadlock.
+//! On PostgreSQL several batches may be in flight at once (several instances
+//! on one database, or `YISHI_OPINION_WRITERS` above one); they lock opinion
+//! rows in (topic, resident) order and counter rows in key order, so they
+//! wait for each other rather than deadlock.
 
 use std::collections::BTreeSet;
 
@@ -23,13 +23,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::opinions::{write_batch, write_pending, Opinion, Pending};
 use super::tally_cache::TallyMove;
 use super::Services;
-use crate::error::is_unique_violation;
-use crate::error::{Error, Result};
+use crate::error::{is_unique_violation, Error, Result};
 use crate::events::Event;
 
 /// Submissions that may share one transaction.
 const MAX_BATCH: usize = 512;
-
 /// Submissions that may wait for the writer before callers are told to
 /// retry.
 const QUEUE: usize = 16_384;

@@ -329,23 +329,6 @@ impl Pending {
     }
 }
 
-/// The user's opinion, locked until the transaction ends on PostgreSQL, so
-/// two changes of one opinion on two instances move the counters from the
-/// value each really replaces. (SQLite has a single writer already.)
-async fn find_for_update(
-    db: &impl ConnectionTrait,
-    topic_id: i64,
-    user_id: i32,
-) -> Result<Option<Opinion>> {
-    let mut query = opinions::Entity::find()
-        .filter(opinions::Column::TopicId.eq(topic_id))
-        .filter(opinions::Column::UserId.eq(user_id));
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    Ok(query.one(db).await?)
-}
-
 /// Writes the opinion, its revision and the counters in one transaction
 /// through the group-commit writer, which shares one transaction among the
 /// submissions that arrive together.
@@ -582,7 +565,9 @@ async fn current_opinions(
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("(${}::integer)", i + 2));
+            sql.push('(');
+            sql.push_str(&placeholder(backend, i + 2));
+            sql.push_str("::integer)");
             values.push((*uid).into());
         }
         sql.push_str(
@@ -600,6 +585,14 @@ async fn current_opinions(
         );
     }
     Ok(found)
+}
+
+/// The `n`th (from 1) bind parameter of a hand-written statement.
+fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
 }
 
 /// Moves counters by the sum of `moves` per counter, creating them on first
@@ -706,8 +699,10 @@ async fn write_in(
         source,
         now,
     };
+    // Locked, so two changes of one opinion on two instances move the
+    // counters from the value each really replaces.
     let old = match user_id {
-        Some(uid) => find_for_update(txn, topic.id, uid).await?,
+        Some(uid) => current_opinions(txn, topic.id, &[uid], true).await?.pop(),
         None => None,
     };
     let moves = counter_moves(&values, old.as_ref());
@@ -881,7 +876,7 @@ async fn save(
 }
 
 /// Writes the final state of a batch's opinions: one multi-row insert per
-/// 500 new ones (their ids read back in one query per topic), one
+/// 500 new ones (their ids read back with [`current_opinions`]), one
 /// multi-row update per 500 changed ones. `finals` holds each resident's
 /// opinion after the batch, id 0 for the new ones; returns the new ids.
 async fn save_all(
@@ -919,26 +914,31 @@ async fn save_all(
     let backend = txn.get_database_backend();
     for chunk in changed.chunks(500) {
         // The same statement on both backends (UPDATE … FROM needs SQLite
-        // 3.33); only the placeholders differ.
-        let mut sql = String::from(
-            "WITH v(id, choice, village_code, reason, revision, updated_at) AS (VALUES ",
-        );
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
+        // 3.33); only the placeholders differ. Every column `revised` may
+        // change is set from the opinion as it stands.
+        const COLUMNS: [&str; 9] = [
+            "id",
+            "choice",
+            "village_code",
+            "reason",
+            "proxy",
+            "recorded_by",
+            "confirmed_at",
+            "revision",
+            "updated_at",
+        ];
+        let mut sql = format!("WITH v({}) AS (VALUES ", COLUMNS.join(", "));
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * COLUMNS.len());
         for (row, o) in chunk.iter().enumerate() {
             if row > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            for column in 0..6 {
+            for column in 0..COLUMNS.len() {
                 if column > 0 {
                     sql.push_str(", ");
                 }
-                match backend {
-                    sea_orm::DatabaseBackend::Postgres => {
-                        sql.push_str(&format!("${}", values.len() + column + 1));
-                    }
-                    _ => sql.push('?'),
-                }
+                sql.push_str(&placeholder(backend, values.len() + column + 1));
             }
             sql.push(')');
             values.extend([
@@ -946,15 +946,21 @@ async fn save_all(
                 o.choice.clone().into(),
                 o.village_code.clone().into(),
                 o.reason.clone().into(),
+                o.proxy.into(),
+                o.recorded_by.into(),
+                o.confirmed_at.into(),
                 o.revision.into(),
                 o.updated_at.into(),
             ]);
         }
-        sql.push_str(
-            ") UPDATE opinions SET choice = v.choice, village_code = v.village_code, \
-             reason = v.reason, proxy = FALSE, recorded_by = NULL, confirmed_at = NULL, \
-             revision = v.revision, updated_at = v.updated_at FROM v WHERE opinions.id = v.id",
-        );
+        let set: Vec<String> = COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect();
+        sql.push_str(&format!(
+            ") UPDATE opinions SET {} FROM v WHERE opinions.id = v.id",
+            set.join(", ")
+        ));
         txn.execute(sea_orm::Statement::from_sql_and_values(
             backend, sql, values,
         ))

@@ -233,7 +233,7 @@ pub async fn results(
         .tallies
         .with_villages(db, topic.id, freshness, |table| {
             if let Some(rolled) = svc.results_memo.get(&question, table.version) {
-                return (table.version, Ok(rolled));
+                return (table.version, rolled);
             }
             // Where each of the topic's choices sits in the table's keys.
             let slots: Vec<Option<usize>> = choices
@@ -268,20 +268,11 @@ pub async fn results(
                 }
             }
             let (consensus, dissenting) = agreement.map_or((None, Vec::new()), Agreement::finish);
-            (
-                table.version,
-                Err((overall, rollup.rows, consensus, dissenting)),
-            )
-        })
-        .await?;
-    let rolled = match rolled {
-        Ok(rolled) => rolled,
-        Err((overall, rows, consensus, dissenting)) => {
             let rows = if full_detail {
-                rows
+                rollup.rows
             } else {
                 fold_small(
-                    rows,
+                    rollup.rows,
                     level,
                     divisions::level_of(&within).unwrap_or(scope_level),
                     k,
@@ -294,10 +285,11 @@ pub async fn results(
                 consensus,
                 dissenting: Arc::new(dissenting),
             });
-            svc.results_memo.put(question, version, rolled.clone());
-            rolled
-        }
-    };
+            svc.results_memo
+                .put(question.clone(), table.version, rolled.clone());
+            (table.version, rolled)
+        })
+        .await?;
     Ok(TopicResults {
         quorum_percent: topic.quorum_percent,
         topic,

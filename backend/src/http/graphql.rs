@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
+use async_graphql::Positioned;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State, WebSocketUpgrade};
@@ -182,18 +185,24 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return false; // execution reports the syntax error
     };
-    let ty = match (&doc.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    };
     matches!(
-        ty,
+        selected_operation(&doc, request).map(|op| op.node.ty),
         Some(OperationType::Mutation | OperationType::Subscription)
     )
+}
+
+/// The operation of `doc` the request runs: the only one, or the one it
+/// names.
+pub(super) fn selected_operation<'d>(
+    doc: &'d ExecutableDocument,
+    request: &async_graphql::Request,
+) -> Option<&'d Positioned<OperationDefinition>> {
+    match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
 }
 
 /// The media type of the answer, from the client's `Accept`.
@@ -238,15 +247,14 @@ async fn execute(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = RequestAuth::from_header(authorization, &state.services.jwt);
-    let counters = Arc::new(CountersRead::default());
-    let mut request = request;
+    let mut request = request.data(auth).data(ip);
+    // Only an answer that may be kept learns which counters it read.
+    let counters = keep_as.as_ref().map(|_| Arc::new(CountersRead::default()));
+    if let Some(counters) = &counters {
+        request = request.data(counters.clone());
+    }
     let mut response = match crate::graphql::limits::check_fields(&mut request) {
-        Ok(()) => {
-            state
-                .schema
-                .execute(request.data(auth).data(ip).data(counters.clone()))
-                .await
-        }
+        Ok(()) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
     label_uncoded_errors(&mut response);
@@ -270,8 +278,10 @@ async fn execute(
         (body, StatusCode::OK)
     };
     let body = Bytes::from(body);
-    if let Some(key) = keep_as.filter(|_| response.errors.is_empty()) {
-        state.responses.put(key, body.clone(), counters.take());
+    if let (Some(key), Some(counters)) = (keep_as, counters) {
+        if response.errors.is_empty() {
+            state.responses.put(key, body.clone(), counters.take());
+        }
     }
     respond(body, status, media, Some(response.http_headers))
 }

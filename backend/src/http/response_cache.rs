@@ -19,14 +19,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::{DocumentOperations, Selection};
+use async_graphql::parser::types::Selection;
 use axum::body::Bytes;
 
 use crate::domain::results::Freshness;
 use crate::domain::tally_cache::TallyCache;
 
 /// How long an answer is kept even when its counters do not change.
-pub const MAX_AGE: Duration = Duration::from_secs(2);
+const MAX_AGE: Duration = Duration::from_secs(2);
 /// Bytes of answers kept at most; beyond it, expired ones go, then all.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// The root field whose answers are kept.
@@ -57,6 +57,12 @@ struct Entry {
     body: Bytes,
     counters: Vec<(i64, u64)>,
     stored_at: Instant,
+}
+
+impl Entry {
+    fn is_fresh(&self) -> bool {
+        self.stored_at.elapsed() < MAX_AGE
+    }
 }
 
 #[derive(Debug, Default)]
@@ -94,10 +100,7 @@ impl ResponseCache {
     pub fn get(&self, key: &Key, tallies: &TallyCache) -> Option<Bytes> {
         let (body, counters) = {
             let entries = self.entries.lock().expect("response cache poisoned");
-            let entry = entries.map.get(key)?;
-            if entry.stored_at.elapsed() >= MAX_AGE {
-                return None;
-            }
+            let entry = entries.map.get(key).filter(|e| e.is_fresh())?;
             (entry.body.clone(), entry.counters.clone())
         };
         counters
@@ -115,7 +118,7 @@ impl ResponseCache {
         }
         let mut entries = self.entries.lock().expect("response cache poisoned");
         if entries.bytes + body.len() > MAX_BYTES {
-            entries.map.retain(|_, e| e.stored_at.elapsed() < MAX_AGE);
+            entries.map.retain(|_, e| e.is_fresh());
             entries.bytes = entries.map.values().map(|e| e.body.len()).sum();
             if entries.bytes + body.len() > MAX_BYTES {
                 entries.map.clear();
@@ -147,13 +150,8 @@ fn only_results(request: &async_graphql::Request) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let operation = match (&doc.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return false,
-        },
-        _ => return false,
+    let Some(operation) = super::graphql::selected_operation(&doc, request) else {
+        return false;
     };
     operation.node.ty == async_graphql::parser::types::OperationType::Query
         && !operation.node.selection_set.node.items.is_empty()

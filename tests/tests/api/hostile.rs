@@ -28,15 +28,24 @@ async fn post_raw(
     content_type: &str,
     body: impl Into<reqwest::Body>,
 ) -> (u16, String) {
+    try_post_raw(app, content_type, body)
+        .await
+        .expect("request sent")
+}
+
+async fn try_post_raw(
+    app: &TestApp,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Result<(u16, String)> {
     let resp = app
         .client
         .post(format!("{}/graphql", app.url))
         .header("content-type", content_type)
         .body(body)
         .send()
-        .await
-        .expect("request sent");
-    (resp.status().as_u16(), resp.text().await.expect("body"))
+        .await?;
+    Ok((resp.status().as_u16(), resp.text().await?))
 }
 
 /// The server still answers an ordinary query.
@@ -227,15 +236,8 @@ async fn batched_query_arrays_are_refused_with_a_clear_error(backend: Backend) {
 async fn post_oversized(app: &TestApp, body: impl Fn() -> reqwest::Body) -> (u16, String) {
     let mut last_error = None;
     for _ in 0..3 {
-        let sent = app
-            .client
-            .post(format!("{}/graphql", app.url))
-            .header("content-type", "application/json")
-            .body(body())
-            .send()
-            .await;
-        match sent {
-            Ok(resp) => return (resp.status().as_u16(), resp.text().await.expect("body")),
+        match try_post_raw(app, "application/json", body()).await {
+            Ok(answer) => return answer,
             Err(e) => last_error = Some(e),
         }
     }
