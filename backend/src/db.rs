@@ -23,6 +23,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long SQLite waits on a lock held by another process (e.g. the CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows a SQLite connection thread may hand over before the reader takes
+/// them: more than a batch of opinions returns.
+const ROW_BUFFER: usize = 1024;
 /// Connections to PostgreSQL per instance.
 const PG_POOL_SIZE: u32 = 16;
 /// Prepared statements kept per PostgreSQL connection.
@@ -58,7 +61,11 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", "-32000")
+            // A batch reads back hundreds of rows; with sqlx's default of 50
+            // the connection thread blocks, and is woken again, for every
+            // row past the 50th.
+            .row_buffer_size(ROW_BUFFER);
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)

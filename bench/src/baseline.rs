@@ -100,7 +100,10 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // As in Yishi: a batch's RETURNING rows come back without the
+            // connection thread blocking on sqlx's 50-row channel.
+            .row_buffer_size(1024);
         Pool::Sqlite(
             SqlitePoolOptions::new()
                 .max_connections(1)

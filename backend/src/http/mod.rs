@@ -8,6 +8,7 @@ pub mod metrics;
 mod response_cache;
 mod unsubscribe;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -37,7 +38,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    /// Behind an `Arc`: the state is cloned for every request.
+    pub services: Arc<Services>,
     pub schema: AppSchema,
     /// The same schema with the field cap as an extension, for WebSocket.
     pub ws_schema: AppSchema,
@@ -53,7 +55,7 @@ pub fn build_app(services: Services) -> Router {
         schema: build_schema(Some(services.clone())),
         ws_schema: build_ws_schema(Some(services.clone())),
         responses: response_cache::ResponseCache::default(),
-        services,
+        services: Arc::new(services),
     };
     let index = static_dir.join("index.html");
     let spa = ServeDir::new(&static_dir)
