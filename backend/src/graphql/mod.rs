@@ -3,6 +3,7 @@
 mod accounts;
 pub mod context;
 mod divisions;
+pub mod documents;
 pub mod error;
 pub mod limits;
 mod outbox;

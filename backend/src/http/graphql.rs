@@ -253,6 +253,7 @@ async fn execute(
     if let Some(counters) = &counters {
         request = request.data(counters.clone());
     }
+    state.documents.prepare(&mut request);
     let mut response = match crate::graphql::limits::check_fields(&mut request) {
         Ok(()) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),

@@ -19,6 +19,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::domain::Services;
+use crate::graphql::documents::DocumentCache;
 use crate::graphql::{build_schema, build_ws_schema, AppSchema};
 
 /// The access log's span of a request: method and path, never the query
@@ -45,6 +46,8 @@ pub struct AppState {
     pub ws_schema: AppSchema,
     /// Answers to results queries, kept while their counters are unchanged.
     pub responses: response_cache::ResponseCache,
+    /// Parsed documents by query text.
+    pub documents: DocumentCache,
 }
 
 /// The whole application as a router, ready to serve or to test.
@@ -55,6 +58,7 @@ pub fn build_app(services: Services) -> Router {
         schema: build_schema(Some(services.clone())),
         ws_schema: build_ws_schema(Some(services.clone())),
         responses: response_cache::ResponseCache::default(),
+        documents: DocumentCache::default(),
         services: Arc::new(services),
     };
     let index = static_dir.join("index.html");
