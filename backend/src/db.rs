@@ -61,6 +61,8 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
+            // The writer's page cache (KiB): the opinion indexes a batch
+            // touches stay in it.
             .pragma("cache_size", "-32000")
             // A batch reads back hundreds of rows; with sqlx's default of 50
             // the connection thread blocks, and is woken again, for every
@@ -83,7 +85,14 @@ impl Db {
         let reader = SqlitePoolOptions::new()
             .max_connections(readers as u32)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.read_only(true).create_if_missing(false))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .create_if_missing(false)
+                    // Readers serve lists and lookups (results come from
+                    // counters in memory); each keeps a smaller cache.
+                    .pragma("cache_size", "-8000"),
+            )
             .await
             .with_context(|| format!("cannot open SQLite database {url} for reading"))?;
         Ok(Self {
