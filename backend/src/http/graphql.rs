@@ -58,15 +58,16 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
             )
         }
     };
-    let request = match parse_body(&bytes) {
+    let mut request = match parse_body(&bytes) {
         Ok(request) => request,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message),
     };
+    state.documents.prepare(&mut request);
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let kept = Key::for_request(&bytes, &request, authorization);
+    let kept = Key::for_request(&bytes, &mut request, authorization);
     let ip = client_ip(&state, &parts);
     let Some(key) = kept else {
         return execute(&state, &parts.headers, ip, request, media, None).await;
@@ -154,7 +155,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         };
     }
     let media = ResponseMedia::from_headers(&parts.headers);
-    let request = match async_graphql::http::parse_query_string(raw) {
+    let mut request = match async_graphql::http::parse_query_string(raw) {
         Ok(request) => request,
         Err(e) => {
             return refuse(
@@ -164,7 +165,8 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
             )
         }
     };
-    if is_mutation(&request) {
+    state.documents.prepare(&mut request);
+    if is_mutation(&mut request) {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_REQUEST",
@@ -181,12 +183,13 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
 
 /// Whether the operation the request selects is a mutation (or a
 /// subscription, which GET cannot serve either).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
         return false; // execution reports the syntax error
     };
     matches!(
-        selected_operation(&doc, request).map(|op| op.node.ty),
+        selected_operation(doc, name.as_deref()).map(|op| op.node.ty),
         Some(OperationType::Mutation | OperationType::Subscription)
     )
 }
@@ -195,9 +198,9 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 /// names.
 pub(super) fn selected_operation<'d>(
     doc: &'d ExecutableDocument,
-    request: &async_graphql::Request,
+    operation_name: Option<&str>,
 ) -> Option<&'d Positioned<OperationDefinition>> {
-    match (&doc.operations, request.operation_name.as_deref()) {
+    match (&doc.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
@@ -253,7 +256,6 @@ async fn execute(
     if let Some(counters) = &counters {
         request = request.data(counters.clone());
     }
-    state.documents.prepare(&mut request);
     let mut response = match crate::graphql::limits::check_fields(&mut request) {
         Ok(()) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),

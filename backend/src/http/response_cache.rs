@@ -42,7 +42,7 @@ impl Key {
     /// The key of a POST body, when its document asks only for results.
     pub fn for_request(
         body: &Bytes,
-        request: &async_graphql::Request,
+        request: &mut async_graphql::Request,
         authorization: Option<&str>,
     ) -> Option<Self> {
         only_results(request).then(|| Self {
@@ -142,15 +142,18 @@ impl ResponseCache {
 
 /// Whether the operation the request runs is a query whose root
 /// selections are all plain `topicResults` fields.
-fn only_results(request: &async_graphql::Request) -> bool {
+/// Whether the operation `request` runs asks for results alone; its
+/// document is parsed once, here, and kept in the request.
+fn only_results(request: &mut async_graphql::Request) -> bool {
     // Most requests (every opinion) are told apart without parsing.
     if !request.query.contains(CACHEABLE_FIELD) {
         return false;
     }
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
         return false;
     };
-    let Some(operation) = super::graphql::selected_operation(&doc, request) else {
+    let Some(operation) = super::graphql::selected_operation(doc, name.as_deref()) else {
         return false;
     };
     operation.node.ty == async_graphql::parser::types::OperationType::Query
@@ -171,10 +174,10 @@ mod tests {
 
     #[test]
     fn only_documents_asking_for_results_alone_are_kept() {
-        assert!(only_results(&request(
+        assert!(only_results(&mut request(
             "query($t: ID!) { topicResults(topicId: $t) { overall { total } } }"
         )));
-        assert!(only_results(&request(
+        assert!(only_results(&mut request(
             "{ a: topicResults(topicId: 1) { level } b: topicResults(topicId: 2) { level } }"
         )));
         for other in [
@@ -184,7 +187,7 @@ mod tests {
             "mutation { topicResults }",
             "not graphql",
         ] {
-            assert!(!only_results(&request(other)), "{other}");
+            assert!(!only_results(&mut request(other)), "{other}");
         }
     }
 
