@@ -61,9 +61,9 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
-            // The writer's page cache (KiB): the opinion indexes a batch
-            // touches stay in it.
-            .pragma("cache_size", "-32000")
+            // The writer's page cache (KiB): the index pages a batch of
+            // opinions touches stay in it.
+            .pragma("cache_size", "-16000")
             // A batch reads back hundreds of rows; with sqlx's default of 50
             // the connection thread blocks, and is woken again, for every
             // row past the 50th.
