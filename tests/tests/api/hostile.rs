@@ -137,6 +137,33 @@ async fn alias_overloading_is_refused(backend: Backend) {
     still_serving(&app).await;
 }
 
+/// Parsed documents are kept by their text; a known text must still be
+/// checked, against the field cap and its variables, on every request.
+async fn a_repeated_document_is_checked_again_every_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, token) = fast_resident(&app, yishi_tests::codes::GUODIANZI).await;
+    // 600 aliases write out 1,200 fields: over the cap, and short enough
+    // (under 16 KiB) for its parsed document to be kept.
+    let aliases: String = (0..600).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let over_cap = format!("{{ {aliases} }}");
+    for _ in 0..3 {
+        let resp = app.gql(Some(&token), &over_cap, json!({})).await;
+        assert_refused(&resp, "GRAPHQL_VALIDATION_FAILED");
+    }
+    let query = "query($code: String!) { division(code: $code) { code } }";
+    let good = json!({ "code": "62" });
+    for variables in [good.clone(), json!({}), json!({ "code": 62 }), good] {
+        let resp = app.gql(None, query, variables.clone()).await;
+        if variables.get("code").is_some_and(Value::is_string) {
+            assert_eq!(resp["data"]["division"]["code"], "62", "{resp:#}");
+        } else {
+            assert!(error_code(&resp).is_some(), "{variables}: {resp:#}");
+            assert!(resp["data"]["division"].is_null(), "{variables}: {resp:#}");
+        }
+    }
+    still_serving(&app).await;
+}
+
 async fn fragment_cycles_and_fragment_bombs_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
@@ -624,6 +651,7 @@ async fn a_login_storm_is_answered_rate_limited_and_never_starves_other_requests
 sqlite_tests!(
     depth_bombs_are_refused,
     alias_overloading_is_refused,
+    a_repeated_document_is_checked_again_every_time,
     fragment_cycles_and_fragment_bombs_are_refused,
     huge_lists_in_variables_are_refused_or_cheap,
     batched_query_arrays_are_refused_with_a_clear_error,
