@@ -141,9 +141,8 @@ impl ResponseCache {
 }
 
 /// Whether the operation the request runs is a query whose root
-/// selections are all plain `topicResults` fields.
-/// Whether the operation `request` runs asks for results alone; its
-/// document is parsed once, here, and kept in the request.
+/// selections are all plain `topicResults` fields. The document read is the
+/// one kept in the request, which execution then uses too.
 fn only_results(request: &mut async_graphql::Request) -> bool {
     // Most requests (every opinion) are told apart without parsing.
     if !request.query.contains(CACHEABLE_FIELD) {
