@@ -107,6 +107,18 @@ pub fn conflict_on_unique(err: sea_orm::DbErr, message: impl FnOnce() -> String)
     }
 }
 
+/// True when PostgreSQL failed the statement to break a deadlock (40P01) or
+/// a serialization conflict (40001): run again, it may succeed.
+pub fn is_deadlock_or_serialization_failure(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
+    | DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(cause)))) = err
+    else {
+        return false;
+    };
+    matches!(cause.code().as_deref(), Some("40P01" | "40001"))
+}
+
 /// True when `err` is a unique-constraint violation, on either backend.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::opinions::{write_batch, write_pending, Opinion, Pending};
 use super::tally_cache::TallyMove;
 use super::Services;
-use crate::error::{is_unique_violation, Error, Result};
+use crate::error::{is_deadlock_or_serialization_failure, is_unique_violation, Error, Result};
 use crate::events::Event;
 
 /// Submissions that may share one transaction.
@@ -228,15 +228,7 @@ fn worth_retrying(err: &Error) -> bool {
     let Some(db) = e.downcast_ref::<sea_orm::DbErr>() else {
         return false;
     };
-    if is_unique_violation(db) {
-        return true;
-    }
-    let (sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
-    | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx::Error::Database(cause)))) = db
-    else {
-        return false;
-    };
-    matches!(cause.code().as_deref(), Some("40P01" | "40001"))
+    is_unique_violation(db) || is_deadlock_or_serialization_failure(db)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::authz::{Action, Actor};
@@ -441,7 +441,7 @@ async fn write_online_batch(
     for (topic_id, mut users) in by_topic {
         users.sort_unstable();
         users.dedup();
-        for opinion in current_opinions(txn, topic_id, &users, true).await? {
+        for opinion in current_opinions(txn, topic_id, &users).await? {
             if let Some(uid) = opinion.user_id {
                 current.insert((topic_id, uid), opinion);
             }
@@ -532,8 +532,8 @@ async fn write_online_batch(
         .collect())
 }
 
-/// The current opinions of `users` (ascending) on a topic; with `lock`,
-/// locked until the transaction ends on PostgreSQL, in resident order.
+/// The current opinions of `users` (ascending) on a topic, locked until the
+/// transaction ends on PostgreSQL, in resident order.
 ///
 /// On PostgreSQL each resident is looked up through the unique (topic,
 /// resident) index on its own: a single `user_id IN (…)` is planned as a
@@ -543,7 +543,6 @@ async fn current_opinions(
     txn: &DatabaseTransaction,
     topic_id: i64,
     users: &[i32],
-    lock: bool,
 ) -> Result<Vec<Opinion>> {
     let backend = txn.get_database_backend();
     let mut found = Vec::with_capacity(users.len());
@@ -572,9 +571,8 @@ async fn current_opinions(
         }
         sql.push_str(
             ") AS u(user_id) CROSS JOIN LATERAL (SELECT * FROM opinions \
-             WHERE topic_id = $1 AND user_id = u.user_id LIMIT 1",
+             WHERE topic_id = $1 AND user_id = u.user_id LIMIT 1 FOR UPDATE) o",
         );
-        sql.push_str(if lock { " FOR UPDATE) o" } else { ") o" });
         found.extend(
             opinions::Entity::find()
                 .from_raw_sql(sea_orm::Statement::from_sql_and_values(
@@ -702,7 +700,7 @@ async fn write_in(
     // Locked, so two changes of one opinion on two instances move the
     // counters from the value each really replaces.
     let old = match user_id {
-        Some(uid) => current_opinions(txn, topic.id, &[uid], true).await?.pop(),
+        Some(uid) => current_opinions(txn, topic.id, &[uid]).await?.pop(),
         None => None,
     };
     let moves = counter_moves(&values, old.as_ref());
@@ -876,42 +874,37 @@ async fn save(
 }
 
 /// Writes the final state of a batch's opinions: one multi-row insert per
-/// 500 new ones (their ids read back with [`current_opinions`]), one
+/// 500 new ones (their ids returned by the insert), one
 /// multi-row update per 500 changed ones. `finals` holds each resident's
 /// opinion after the batch, id 0 for the new ones; returns the new ids.
 async fn save_all(
     txn: &DatabaseTransaction,
     finals: &[&Opinion],
 ) -> Result<std::collections::HashMap<(i64, i32), i64>> {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::HashMap;
 
     let (new, changed): (Vec<&Opinion>, Vec<&Opinion>) = finals.iter().partition(|o| o.id == 0);
+    let backend = txn.get_database_backend();
+    let mut ids = HashMap::with_capacity(new.len());
     for chunk in new.chunks(500) {
         let rows = chunk.iter().map(|o| {
             let mut active = opinions::ActiveModel::from((*o).clone()).reset_all();
             active.id = sea_orm::ActiveValue::NotSet;
             active
         });
-        opinions::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    let mut ids = HashMap::with_capacity(new.len());
-    let mut new_by_topic: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
-    for o in &new {
-        new_by_topic
-            .entry(o.topic_id)
-            .or_default()
-            .extend(o.user_id);
-    }
-    for (topic_id, users) in new_by_topic {
-        for opinion in current_opinions(txn, topic_id, &users, false).await? {
-            if let Some(uid) = opinion.user_id {
-                ids.insert((topic_id, uid), opinion.id);
+        let mut insert = opinions::Entity::insert_many(rows).into_query();
+        insert.returning(Query::returning().columns([
+            opinions::Column::Id,
+            opinions::Column::TopicId,
+            opinions::Column::UserId,
+        ]));
+        for row in txn.query_all(backend.build(&insert)).await? {
+            let user_id: Option<i32> = row.try_get("", "user_id")?;
+            if let Some(uid) = user_id {
+                ids.insert((row.try_get("", "topic_id")?, uid), row.try_get("", "id")?);
             }
         }
     }
-    let backend = txn.get_database_backend();
     for chunk in changed.chunks(500) {
         // The same statement on both backends (UPDATE … FROM needs SQLite
         // 3.33); only the placeholders differ. Every column `revised` may

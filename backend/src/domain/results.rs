@@ -286,7 +286,7 @@ pub async fn results(
                 dissenting: Arc::new(dissenting),
             });
             svc.results_memo
-                .put(question.clone(), table.version, rolled.clone());
+                .put(question, table.version, rolled.clone());
             (table.version, rolled)
         })
         .await?;
