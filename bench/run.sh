@@ -202,7 +202,8 @@ for backend in $BENCH_BACKENDS; do
     perf_pid=""
     if [ -n "${BENCH_PERF-}" ]; then
       # A CPU profile of the server for the run (perf report -i FILE).
-      perf record -F 499 -g -p "$SERVER_PID" -o "$DIR/perf_submit_c$c.data" -- sleep "$BENCH_SECONDS" >/dev/null 2>&1 &
+      # DWARF unwinding: the release build keeps no frame pointers.
+      perf record -F 299 --call-graph dwarf,16384 -p "$SERVER_PID" -o "$DIR/perf_submit_c$c.data" -- sleep "$BENCH_SECONDS" >/dev/null 2>&1 &
       perf_pid=$!
     fi
     cpu_before=$(head -3 /proc/stat | tail -2)
