@@ -11,8 +11,8 @@
 #   BENCH_CONNECTIONS ["64 256"]  concurrency for submissions and baseline
 #   BENCH_RSS_CONNECTIONS [1000]  one more submission run at this concurrency,
 #       for the server's memory with many connections (empty: skip)
-#   BENCH_LOGIN_CONNECTIONS [64]  a login storm (argon2id) with submissions
-#       alongside (empty: skip)
+#   BENCH_LOGIN_CONNECTIONS [64]  a login storm (argon2id), alone and then
+#       with submissions alongside (empty: skip)
 #   BENCH_RESULTS_CONNECTIONS ["1 64 256"]  concurrency for results queries
 #   BENCH_BACKENDS ["sqlite postgres"]
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/postgres]: an existing
@@ -265,9 +265,14 @@ for backend in $BENCH_BACKENDS; do
     offset=$((offset + $(requests_of "submit_c$c")))
   done
 
-  # (d) a login storm, submissions alongside: logins beyond what the argon2
-  # pool takes are answered RATE_LIMITED within 2 s, and submissions go on.
+  # (d) a login storm: first alone, for what the argon2 pool gives; then with
+  # submissions alongside: logins beyond what the pool takes are answered
+  # RATE_LIMITED within 2 s, and submissions go on.
   FIRST_USER=$(seed 'd["first_user_id"]')
+  for c in ${BENCH_LOGIN_CONNECTIONS-64}; do
+    run_wrk "login_alone_c$c" login "$c" "$BENCH_SECONDS" "$URL" \
+      BENCH_LOGIN_FIRST="$FIRST_USER" BENCH_LOGIN_COUNT="$BENCH_RESIDENTS"
+  done
   for c in ${BENCH_LOGIN_CONNECTIONS-64}; do
     sc=${BENCH_CONNECTIONS##* }
     echo "$offset" >"$DIR/login_c${c}_submit.offset"

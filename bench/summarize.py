@@ -99,16 +99,24 @@ def backend_summary(directory, backend):
     ratio = out["ratios"].get("yishi_over_baseline_group_c256")
     if ratio is not None:
         out["targets"]["ratio_c256"] = {"target": 0.25, "met": ratio >= 0.25}
-    logins = [r for k, r in runs.items() if re.fullmatch(r"login_c\d+", k)]
-    if logins:
+    alone = [r for k, r in runs.items() if re.fullmatch(r"login_alone_c\d+", k)]
+    storms = [r for k, r in runs.items() if re.fullmatch(r"login(_alone)?_c\d+", k)]
+    if alone:
+        beside = {k: r for k, r in runs.items() if re.fullmatch(r"login_c\d+", k)}
         out["targets"]["logins"] = {
             "target_per_s": 40,
             "target_limited_within_ms": 2_000,
-            # A refused login is answered once the pool's 2 s queue timeout
-            # passes; allow the response's own time on top.
-            "met": all(
-                r["ok_per_s"] >= 40 and r["max_ms"] <= 2_500 and failures(r) == 0 for r in logins
-            ),
+            "alone_per_s": [round(r["ok_per_s"], 1) for r in alone],
+            # With a submission storm alongside, the one core is shared: this
+            # is what each side gets, shown, not judged.
+            "with_submissions_per_s": [round(r["ok_per_s"], 1) for r in beside.values()],
+            "submissions_alongside_per_s": [
+                round(runs[k + "_submit"]["ok_per_s"]) for k in beside if k + "_submit" in runs
+            ],
+            # A refused login is answered once the pool's queue timeout passes;
+            # allow the response's own time on top.
+            "met": all(r["ok_per_s"] >= 40 for r in alone)
+            and all(r["max_ms"] <= 2_500 and failures(r) == 0 for r in storms),
         }
     rss = out["server_peak_rss_kib"]
     if rss is not None:
@@ -135,7 +143,7 @@ def scenario_rows(backend, summary):
         kinds = ["submit", "results_county_idle", "results_county_load",
                  "results_township_idle", "results_township_load",
                  "results_village_idle", "results_village_load",
-                 "results_township_hot", "results_village_hot", "login",
+                 "results_township_hot", "results_village_hot", "login_alone", "login",
                  "baseline_group", "baseline_per_request"]
         m = re.fullmatch(r"(.*)_c(\d+)(_submit)?", key)
         base, c, sub = m.group(1), int(m.group(2)), bool(m.group(3))

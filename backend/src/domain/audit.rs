@@ -71,7 +71,10 @@ pub async fn list(
     let code = super::divisions::normalize_code(&filter.division_code, "divisionCode")?;
     actor.require(super::authz::Action::ViewAuditLog, &code)?;
     let mut query = audit_log::Entity::find()
-        .filter(audit_log::Column::DivisionCode.starts_with(&code))
+        .filter(super::divisions::within(
+            audit_log::Column::DivisionCode,
+            &code,
+        ))
         .order_by_desc(audit_log::Column::Id)
         .limit(first + 1);
     if let Some(after) = after {

@@ -101,7 +101,7 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
     };
 
     let topic_rows = topics_table::Entity::find()
-        .filter(topics_table::Column::ScopeCode.starts_with(&code))
+        .filter(divisions::within(topics_table::Column::ScopeCode, &code))
         .all(db)
         .await?;
     let now = svc.now();
@@ -123,7 +123,7 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
             tallies::Column::Choice,
             tallies::Column::Count,
         ])
-        .filter(tallies::Column::VillageCode.starts_with(&code))
+        .filter(divisions::within(tallies::Column::VillageCode, &code))
         .into_tuple()
         .all(db)
         .await?;
@@ -153,7 +153,10 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
             topic_eligible::Column::VillageCode,
             topic_eligible::Column::Count,
         ])
-        .filter(topic_eligible::Column::VillageCode.starts_with(&code))
+        .filter(divisions::within(
+            topic_eligible::Column::VillageCode,
+            &code,
+        ))
         .into_tuple()
         .all(db)
         .await?;
@@ -167,7 +170,10 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
 
     // Explanations: each (topic, person) counted once, by their latest reply.
     let receipts = explanation_recipients::Entity::find()
-        .filter(explanation_recipients::Column::VillageCode.starts_with(&code))
+        .filter(divisions::within(
+            explanation_recipients::Column::VillageCode,
+            &code,
+        ))
         .all(db)
         .await?;
     let people = super::explanations::per_person(receipts);

@@ -120,6 +120,31 @@ pub fn contains(outer: &str, inner: &str) -> bool {
     inner.starts_with(outer)
 }
 
+/// Rows whose `column` holds a code within division `code` (or it).
+///
+/// A range on the code rather than `LIKE 'code%'`: SQLite's `LIKE` ignores
+/// case and PostgreSQL's needs the C collation, so neither would let an
+/// index on the column serve the filter.
+pub fn within<C: ColumnTrait>(column: C, code: &str) -> Condition {
+    let from = Condition::all().add(column.gte(code));
+    match first_code_after(code) {
+        Some(until) => from.add(column.lt(until)),
+        None => from,
+    }
+}
+
+/// The least string above every string that starts with the digits
+/// `prefix`: its last digit that is not a 9, plus one (`6201` → `6202`,
+/// `6299` → `63`); `None` when there is none.
+fn first_code_after(prefix: &str) -> Option<String> {
+    let kept = prefix.trim_end_matches('9');
+    let last = *kept.as_bytes().last()?;
+    debug_assert!(last.is_ascii_digit(), "division codes are digits");
+    let mut until = kept[..kept.len() - 1].to_owned();
+    until.push(char::from(last + 1));
+    Some(until)
+}
+
 /// Codes of the divisions above `code`, from the province down.
 pub fn ancestor_codes(code: &str) -> Vec<String> {
     Level::ALL
@@ -267,5 +292,31 @@ mod tests {
         assert!(contains("6201", "620102001001"));
         assert!(!contains("6202", "620102001001"));
         assert_eq!(full_code("6201"), "620100000000");
+    }
+
+    #[test]
+    fn the_code_after_a_prefix_carries_over_nines() {
+        assert_eq!(first_code_after("6201").as_deref(), Some("6202"));
+        assert_eq!(first_code_after("620109").as_deref(), Some("62011"));
+        assert_eq!(first_code_after("6299").as_deref(), Some("63"));
+        assert_eq!(first_code_after("99"), None);
+    }
+
+    proptest::proptest! {
+        /// The range `within` builds holds exactly the codes starting with
+        /// the prefix, as strings compare byte by byte in the database.
+        #[test]
+        fn the_range_holds_exactly_the_codes_with_the_prefix(
+            prefix in "[0-9]{1,12}",
+            code in "[0-9]{12}",
+            shared in 0usize..=12,
+        ) {
+            // Half the cases share part of the prefix, or none would match.
+            let shared = shared.min(prefix.len());
+            let code = format!("{}{}", &prefix[..shared], &code[shared..]);
+            let in_range = code.as_str() >= prefix.as_str()
+                && first_code_after(&prefix).is_none_or(|until| code < until);
+            proptest::prop_assert_eq!(in_range, code.starts_with(&prefix));
+        }
     }
 }

@@ -1027,10 +1027,10 @@ pub async fn list(
         cond = cond.add(opinions::Column::Choice.is_in(filter.choices.clone()));
     }
     if let Some(code) = &filter.division_code {
-        cond = cond.add(
-            opinions::Column::VillageCode
-                .starts_with(divisions::normalize_code(code, "divisionCode")?),
-        );
+        cond = cond.add(divisions::within(
+            opinions::Column::VillageCode,
+            &divisions::normalize_code(code, "divisionCode")?,
+        ));
     }
     if let Some(text) = filter
         .text

@@ -307,7 +307,7 @@ pub async fn list_for_review(
         Some(code) => {
             let code = divisions::normalize_code(code, "divisionCode")?;
             actor.require(Action::ReviewResidency, &code)?;
-            scope = scope.add(residencies::Column::DivisionCode.starts_with(&code));
+            scope = scope.add(divisions::within(residencies::Column::DivisionCode, &code));
         }
         None => {
             let scopes = actor.scopes(Action::ReviewResidency);
@@ -315,7 +315,7 @@ pub async fn list_for_review(
                 return Err(Error::forbidden("you may not review residency requests"));
             }
             for code in scopes {
-                scope = scope.add(residencies::Column::DivisionCode.starts_with(code));
+                scope = scope.add(divisions::within(residencies::Column::DivisionCode, code));
             }
         }
     }

@@ -809,6 +809,27 @@ async fn organisers_list_filter_and_export_opinions_and_residents_see_their_own(
         by_division["opinions"]["edges"].as_array().unwrap().len(),
         1
     );
+    // A township holds its villages, in short or padded form; the township
+    // next to it, whose code is one less, holds none of them.
+    for (division, expected) in [
+        (codes::XIAGUANYING, 2),
+        ("620123101000", 2),
+        (codes::YUZHONG, 2),
+        (codes::CHENGGUAN_TOWN, 0),
+    ] {
+        let listed = app
+            .ok(
+                Some(&organiser.access_token),
+                list,
+                json!({ "t": id, "d": division }),
+            )
+            .await;
+        assert_eq!(
+            listed["opinions"]["edges"].as_array().unwrap().len(),
+            expected,
+            "{division}"
+        );
+    }
     for who in [&outsider, &a] {
         assert_eq!(
             error_code(
