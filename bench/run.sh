@@ -224,6 +224,14 @@ for backend in $BENCH_BACKENDS; do
         BENCH_TOPIC="$RESULTS_TOPIC" BENCH_BEARER="$ORGANISER_TOKEN" BENCH_LEVEL="$level" BENCH_WITHIN="$within"
     done
   done
+  # (b1) an organiser's opinion list on the same topic, the newest 50 within
+  # a city, a county and a township, one client, idle.
+  if [ -n "$BENCH_RESULTS_CONNECTIONS" ]; then
+    for level in city county township; do
+      run_wrk "opinions_${level}_idle_c1" opinions 1 "$BENCH_RESULTS_SECONDS" "$URL" \
+        BENCH_TOPIC="$RESULTS_TOPIC" BENCH_BEARER="$ORGANISER_TOKEN" BENCH_WITHIN="$(seed "d['codes']['$level']")"
+    done
+  fi
   for level in COUNTY TOWNSHIP VILLAGE; do
     within=""
     [ "$level" = VILLAGE ] && within=$CITY

@@ -143,6 +143,7 @@ def scenario_rows(backend, summary):
         kinds = ["submit", "results_county_idle", "results_county_load",
                  "results_township_idle", "results_township_load",
                  "results_village_idle", "results_village_load",
+                 "opinions_city_idle", "opinions_county_idle", "opinions_township_idle",
                  "results_township_hot", "results_village_hot", "login_alone", "login",
                  "baseline_group", "baseline_per_request"]
         m = re.fullmatch(r"(.*)_c(\d+)(_submit)?", key)

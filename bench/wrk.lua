@@ -1,12 +1,12 @@
 -- wrk script for `make bench` (bench/run.sh): POST /graphql with a
 -- different resident's token per request (submit) or the organiser's token
--- (results). Every response body is checked: a 200 whose body holds
+-- (results, opinions). Every response body is checked: a 200 whose body holds
 -- "errors" counts as a failure, except that RATE_LIMITED answers to logins
 -- are counted apart ("limited": the argon2 pool shedding load, as designed).
 -- done() writes a JSON line to BENCH_OUT_JSON.
 --
 -- Environment:
---   BENCH_MODE         submit | results | login
+--   BENCH_MODE         submit | results | opinions | login
 --   BENCH_LOGIN_FIRST  first seeded resident id (login: r<id>@bench.invalid)
 --   BENCH_LOGIN_COUNT  how many residents to cycle through (login)
 --   BENCH_TOKENS_FILE  one access token per line (submit)
@@ -14,7 +14,8 @@
 --   BENCH_TOPIC        topic id
 --   BENCH_BEARER       token for results queries
 --   BENCH_LEVEL        COUNTY | TOWNSHIP | VILLAGE (results)
---   BENCH_WITHIN       division code or empty (results)
+--   BENCH_WITHIN       division code or empty (results); the division to
+--                      list the newest 50 opinions of (opinions)
 --   BENCH_OUT_JSON     where done() writes its JSON
 --   BENCH_THREADS      wrk's -t (threads interleave the tokens)
 
@@ -43,6 +44,10 @@ local submit_query =
 local results_query =
   'query($t:ID!,$l:DivisionLevel,$w:String){topicResults(topicId:$t,level:$l,within:$w)' ..
   '{fullDetail overall{total eligible} rows{divisionCode total eligible participation counts{stance count}}}}'
+-- The organiser's opinion list: the newest 50 within a division.
+local opinions_query =
+  'query($t:ID!,$d:String){opinions(topicId:$t,divisionCode:$d,first:50)' ..
+  '{edges{node{id stance villageCode residentName}}pageInfo{hasNextPage}}}'
 
 function init(args)
   local n = tonumber(thread_index) or 0
@@ -59,6 +64,13 @@ function init(args)
     end
     if #tokens == 0 then error("no tokens in " .. tostring(file)) end
     idx = (tonumber(os.getenv("BENCH_TOKEN_OFFSET") or "0") or 0) + n
+  elseif mode == "opinions" then
+    local body = '{"query":"' .. opinions_query .. '","variables":{"t":"' .. topic ..
+      '","d":"' .. (os.getenv("BENCH_WITHIN") or "") .. '"}}'
+    static_request = wrk.format("POST", "/graphql", {
+      ["Content-Type"] = "application/json",
+      ["Authorization"] = "Bearer " .. (os.getenv("BENCH_BEARER") or ""),
+    }, body)
   else
     local within = os.getenv("BENCH_WITHIN") or ""
     local vars = '"t":"' .. topic .. '","l":"' .. (os.getenv("BENCH_LEVEL") or "COUNTY") .. '"'

@@ -125,6 +125,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     };
     let city = pick(biggest(4)).await?;
     let county = pick(biggest(6)).await?;
+    let township = pick(biggest(9)).await?;
     let province = city[..2].to_owned();
 
     let now = Utc::now();
@@ -319,7 +320,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         "tokens": count,
         "tokens_file": path,
         "organiser_token": organiser_token,
-        "codes": { "province": province, "city": city, "county": county },
+        "codes": { "province": province, "city": city, "county": county, "township": township },
         "topics": {
             "results": results_topic,
             "submit": submit_topic,

@@ -890,6 +890,32 @@ async fn organisers_list_filter_and_export_opinions_and_residents_see_their_own(
         !keywords.contains(&"出行"),
         "supporters' reasons are not dissent"
     );
+
+    // Page by page within a division inside the topic, newest first.
+    let c = app.resident(codes::GUODIANZI).await;
+    vote(&app, &c, &id, "SUPPORT", None).await;
+    let paged = "query($t: ID!, $d: String, $a: String) { opinions(topicId: $t, divisionCode: $d, first: 1, after: $a) { edges { node { stance villageCode } } pageInfo { hasNextPage endCursor } } }";
+    let page = app
+        .ok(
+            Some(&organiser.access_token),
+            paged,
+            json!({ "t": id, "d": codes::GUODIANZI }),
+        )
+        .await;
+    assert_eq!(page["opinions"]["edges"][0]["node"]["stance"], "SUPPORT");
+    assert_eq!(page["opinions"]["pageInfo"]["hasNextPage"], true);
+    let rest = app
+        .ok(
+            Some(&organiser.access_token),
+            paged,
+            json!({ "t": id, "d": codes::GUODIANZI, "a": page["opinions"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    let edges = rest["opinions"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0]["node"]["stance"], "OPPOSE");
+    assert_eq!(edges[0]["node"]["villageCode"], codes::GUODIANZI);
+    assert_eq!(rest["opinions"]["pageInfo"]["hasNextPage"], false);
 }
 
 async fn an_organiser_records_an_offline_opinion_the_resident_can_confirm_or_correct(
