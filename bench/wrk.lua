@@ -49,6 +49,15 @@ local opinions_query =
   'query($t:ID!,$d:String){opinions(topicId:$t,divisionCode:$d,first:50)' ..
   '{edges{node{id stance villageCode residentName}}pageInfo{hasNextPage}}}'
 
+-- The one request an organiser sends again and again.
+local function organiser_request(query, vars)
+  local body = '{"query":"' .. query .. '","variables":{' .. vars .. '}}'
+  return wrk.format("POST", "/graphql", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. (os.getenv("BENCH_BEARER") or ""),
+  }, body)
+end
+
 function init(args)
   local n = tonumber(thread_index) or 0
   -- Threads interleave tokens: pass wrk's -t as BENCH_THREADS.
@@ -65,21 +74,13 @@ function init(args)
     if #tokens == 0 then error("no tokens in " .. tostring(file)) end
     idx = (tonumber(os.getenv("BENCH_TOKEN_OFFSET") or "0") or 0) + n
   elseif mode == "opinions" then
-    local body = '{"query":"' .. opinions_query .. '","variables":{"t":"' .. topic ..
-      '","d":"' .. (os.getenv("BENCH_WITHIN") or "") .. '"}}'
-    static_request = wrk.format("POST", "/graphql", {
-      ["Content-Type"] = "application/json",
-      ["Authorization"] = "Bearer " .. (os.getenv("BENCH_BEARER") or ""),
-    }, body)
+    static_request = organiser_request(opinions_query, '"t":"' .. topic ..
+      '","d":"' .. (os.getenv("BENCH_WITHIN") or "") .. '"')
   else
     local within = os.getenv("BENCH_WITHIN") or ""
     local vars = '"t":"' .. topic .. '","l":"' .. (os.getenv("BENCH_LEVEL") or "COUNTY") .. '"'
     if within ~= "" then vars = vars .. ',"w":"' .. within .. '"' end
-    local body = '{"query":"' .. results_query .. '","variables":{' .. vars .. '}}'
-    static_request = wrk.format("POST", "/graphql", {
-      ["Content-Type"] = "application/json",
-      ["Authorization"] = "Bearer " .. (os.getenv("BENCH_BEARER") or ""),
-    }, body)
+    static_request = organiser_request(results_query, vars)
   end
 end
 

@@ -1032,11 +1032,12 @@ pub async fn list(
         cond = cond.add(opinions::Column::Choice.is_in(filter.choices.clone()));
     }
     // A division holding the whole topic filters nothing.
-    let division = match &filter.division_code {
-        Some(code) => Some(divisions::normalize_code(code, "divisionCode")?)
-            .filter(|code| !divisions::contains(code, &topic.scope_code)),
-        None => None,
-    };
+    let division = filter
+        .division_code
+        .as_deref()
+        .map(|code| divisions::normalize_code(code, "divisionCode"))
+        .transpose()?
+        .filter(|code| !divisions::contains(code, &topic.scope_code));
     if let Some(code) = &division {
         cond = cond.add(divisions::within(opinions::Column::VillageCode, code));
     }
