@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/yishi
 BIN_RELEASE := $(CARGO_TARGET_DIR)/release/yishi
 
-.PHONY: run test build frontend frontend-test schema lint fmt check-postgres import-china bench clean
+.PHONY: run test build frontend frontend-test schema lint fmt check-postgres supply-chain audit import-china bench clean
 
 ## run: build everything, migrate, seed Gansu + demo accounts on first start, serve on 127.0.0.1:8080
 run: frontend
@@ -13,7 +13,7 @@ run: frontend
 	$(BIN_RELEASE) serve
 
 ## test: every test, on SQLite and PostgreSQL
-test: frontend check-postgres
+test: frontend check-postgres supply-chain
 	cargo build -p yishi
 	$(MAKE) frontend-test
 	cargo test --workspace --all-targets
@@ -44,6 +44,17 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## supply-chain: licences, duplicate majors and sources of every crate (deny.toml), offline;
+## then the advisory databases (RustSec, npm), where this machine can reach them
+supply-chain:
+	cargo deny --offline check bans licenses sources
+	@$(MAKE) --no-print-directory audit AUDIT_OPTIONAL=1
+
+## audit: known vulnerabilities: `cargo deny check advisories` (RustSec) and `npm audit --omit=dev`
+## (high and critical); exceptions are explained in deny.toml and frontend/audit-allow.json
+audit:
+	@scripts/audit.sh
 
 ## check-postgres: the tests need PostgreSQL (YISHI_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 check-postgres:

@@ -9,7 +9,15 @@
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { launchBrowser, linkIn, newDesktopPage, screenshot, startMailbox, startServer } from './harness.mjs'
+import {
+  assertNoCspViolations,
+  launchBrowser,
+  linkIn,
+  newDesktopPage,
+  screenshot,
+  startMailbox,
+  startServer,
+} from './harness.mjs'
 
 const TITLE = '夏官营镇集中供暖改造方案'
 const BODY = '镇区冬季取暖以散煤为主，拟将镇区主干管网延伸至过店子村和太平堡村，实行集中供暖，每户每年缴纳取暖费约 1800 元。您是否同意？'
@@ -402,4 +410,8 @@ test('the province administrator visits every section; assigns and revokes a rol
   const after = await app.gql('{ me { roles { role } } }', {}, await app.login('resident1@yishi.example'))
   assert.deepEqual(after.me.roles, [])
   await admin.context().close()
+})
+
+test('no admin page broke the Content-Security-Policy', () => {
+  assertNoCspViolations()
 })

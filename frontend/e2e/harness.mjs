@@ -265,6 +265,28 @@ export function launchBrowser() {
   })
 }
 
+/**
+ * Every Content-Security-Policy violation any page of this run reported
+ * (chromium logs each one to the console): the app must run under the
+ * server's CSP without one. Specs check it with `assertNoCspViolations()`
+ * in their `after` hook.
+ */
+export const cspViolations = []
+
+function watchCsp(page) {
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`)
+  })
+  return page
+}
+
+/** Throws listing the CSP violations seen so far (see `cspViolations`). */
+export function assertNoCspViolations() {
+  if (cspViolations.length) {
+    throw new Error(`Content-Security-Policy violations:\n  ${cspViolations.join('\n  ')}`)
+  }
+}
+
 /** A phone-sized page (390×844, touch, zh-CN) whose relative URLs go to `app`. */
 export async function newPhonePage(browser, app, opts = {}) {
   const context = await browser.newContext({
@@ -278,7 +300,7 @@ export async function newPhonePage(browser, app, opts = {}) {
     ...opts,
   })
   context.setDefaultTimeout(15_000)
-  return context.newPage()
+  return watchCsp(await context.newPage())
 }
 
 /** A desktop page (1440×900) for the admin panel. */
@@ -291,7 +313,7 @@ export async function newDesktopPage(browser, app, opts = {}) {
     ...opts,
   })
   context.setDefaultTimeout(15_000)
-  return context.newPage()
+  return watchCsp(await context.newPage())
 }
 
 /** Saves a full-page PNG under e2e/artifacts/. */

@@ -8,6 +8,7 @@
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
+  assertNoCspViolations,
   expectNoSeriousA11yViolations,
   launchBrowser,
   linkIn,
@@ -248,4 +249,8 @@ test('no access or refresh token ever travelled in a URL', async () => {
   const withToken = urls.filter((url) => /[?&]token=/.test(url)).map((url) => new URL(url).pathname)
   assert.ok(withToken.length > 0, 'the verification link was followed')
   assert.deepEqual([...new Set(withToken)], ['/verify-email'])
+})
+
+test('no resident page broke the Content-Security-Policy', () => {
+  assertNoCspViolations()
 })

@@ -3,7 +3,15 @@
 // chunk only under /admin.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { launchBrowser, newDesktopPage, newPhonePage, startMailbox, startServer } from './harness.mjs'
+import {
+  assertNoCspViolations,
+  cspViolations,
+  launchBrowser,
+  newDesktopPage,
+  newPhonePage,
+  startMailbox,
+  startServer,
+} from './harness.mjs'
 
 let mail, app, browser
 before(async () => {
@@ -43,4 +51,43 @@ test('/admin loads the admin routes chunk', async () => {
   await page.waitForLoadState('networkidle')
   assert.ok(scripts.some((u) => /\/routes-[\w-]+\.js$/.test(u)), `no admin routes chunk: ${scripts.join(', ')}`)
   await page.context().close()
+})
+
+test('the app runs under the CSP, which stops a script injected into the page', async () => {
+  const page = await newPhonePage(browser, app)
+  const assets = []
+  page.on('response', (r) => r.url().includes('/assets/') && assets.push(r))
+  const doc = await page.goto('/')
+  const headers = doc.headers()
+  assert.match(headers['content-security-policy'], /script-src 'self';/)
+  assert.match(headers['content-security-policy'], /frame-ancestors 'none'/)
+  assert.equal(headers['x-content-type-options'], 'nosniff')
+  assert.equal(headers['referrer-policy'], 'no-referrer')
+  assert.equal(headers['cache-control'], 'no-cache')
+  await page.waitForLoadState('networkidle')
+  assert.ok(assets.length > 0, 'no hashed assets loaded')
+  for (const r of assets) {
+    assert.equal((await r.allHeaders())['cache-control'], 'public, max-age=31536000, immutable', r.url())
+  }
+  // What an XSS would try: an inline script and an inline event handler.
+  const before = cspViolations.length
+  const ran = await page.evaluate(async () => {
+    const s = document.createElement('script')
+    s.textContent = 'window.__injected = true'
+    document.body.appendChild(s)
+    const img = document.createElement('img')
+    img.setAttribute('onerror', 'window.__injected = true')
+    img.src = 'data:,not-an-image'
+    document.body.appendChild(img)
+    await new Promise((r) => setTimeout(r, 200))
+    return window.__injected === true
+  })
+  assert.equal(ran, false, 'an injected inline script ran')
+  assert.ok(cspViolations.length > before, 'the browser reported no CSP violation for the injected script')
+  cspViolations.splice(before)
+  await page.context().close()
+})
+
+test('no page of the smoke run broke the Content-Security-Policy', () => {
+  assertNoCspViolations()
 })

@@ -6,6 +6,7 @@ mod graphql;
 mod health;
 pub mod metrics;
 mod response_cache;
+mod security;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -85,6 +86,7 @@ pub fn build_app(services: Services) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .fallback_service(spa)
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -5,6 +5,7 @@ mod accounts;
 mod authz_matrix;
 mod divisions;
 mod email;
+mod headers;
 mod hostile;
 mod http;
 mod outcomes;
