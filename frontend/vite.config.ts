@@ -47,6 +47,29 @@ function buildArtifacts(): Plugin {
   }
 }
 
+/**
+ * Keeps every font and image on this origin: Vant's icon font lists a copy
+ * on Alibaba's CDN after its inlined woff2, which chromium fetches too. A
+ * phone should not reach a third party (the CSP's `font-src 'self' data:`
+ * would refuse it anyway), so the remote fallback is cut from the CSS, and
+ * any other remote `url()` fails the build.
+ */
+function sameOriginAssets(): Plugin {
+  const remoteFallback = /,\s*url\((["']?)(?:https?:)?\/\/at\.alicdn\.com\/[^)]*\)\s*format\((["'])woff\2\)/g
+  return {
+    name: 'yishi-same-origin-assets',
+    apply: 'build',
+    generateBundle(_options, bundle) {
+      for (const [file, asset] of Object.entries(bundle)) {
+        if (asset.type !== 'asset' || !file.endsWith('.css') || typeof asset.source !== 'string') continue
+        asset.source = asset.source.replace(remoteFallback, '')
+        const remote = asset.source.match(/url\((["']?)(?:https?:)?\/\/[^)]*\)/)
+        if (remote) this.error(`${file} loads ${remote[0]} from another origin`)
+      }
+    },
+  }
+}
+
 const backend = process.env.YISHI_DEV_BACKEND ?? 'http://127.0.0.1:8080'
 
 // Vant (resident pages) and Element Plus (admin panel, src/admin only) are
@@ -54,6 +77,7 @@ const backend = process.env.YISHI_DEV_BACKEND ?? 'http://127.0.0.1:8080'
 export default defineConfig({
   plugins: [
     vue(),
+    sameOriginAssets(),
     buildArtifacts(),
     Components({
       dts: false,
