@@ -148,7 +148,7 @@ pub async fn submit(
         cached = svc.topic_cache.get(db, topic_id).await?;
     }
     let topic = &cached.topic;
-    if !State::parse(&topic.state).is_some_and(State::is_public) {
+    if !topics::is_public(topic) {
         return Err(Error::not_found(format!("topic {topic_id}")));
     }
     ensure_open(topic, svc.now())?;
