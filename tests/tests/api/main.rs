@@ -7,6 +7,7 @@ mod divisions;
 mod email;
 mod hostile;
 mod http;
+mod integrity;
 mod outcomes;
 mod reminders;
 mod residency_and_roles;
