@@ -165,6 +165,47 @@ async fn user_by_email_finds_only_the_people_of_the_viewers_divisions(backend: B
     );
 }
 
+async fn nobody_decides_their_own_residency_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let organiser = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    let township = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    let request = app
+        .ok(
+            Some(&organiser.access_token),
+            "mutation($v: String!) { requestResidency(villageCode: $v) { id } }",
+            json!({ "v": codes::GUODIANZI }),
+        )
+        .await["requestResidency"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approve = "mutation($id: ID!) { approveResidency(id: $id) { status } }";
+    let own = app
+        .gql(
+            Some(&organiser.access_token),
+            approve,
+            json!({ "id": request }),
+        )
+        .await;
+    assert_eq!(error_code(&own), Some("FORBIDDEN"), "{own}");
+    let own_rejection = app
+        .gql(
+            Some(&organiser.access_token),
+            "mutation($id: ID!) { rejectResidency(id: $id, reason: \"重新提交\") { status } }",
+            json!({ "id": request }),
+        )
+        .await;
+    assert_eq!(error_code(&own_rejection), Some("FORBIDDEN"));
+    let other = app
+        .ok(
+            Some(&township.access_token),
+            approve,
+            json!({ "id": request }),
+        )
+        .await;
+    assert_eq!(other["approveResidency"]["status"], "APPROVED");
+}
+
 async fn a_stakeholder_list_takes_verified_residents_of_the_scope_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let organiser = app.with_role(Role::Organiser, codes::GUODIANZI).await;
@@ -535,6 +576,7 @@ async fn concurrent_proxy_recordings_never_outnumber_the_meetings_attendance(bac
 
 db_tests!(
     user_by_email_finds_only_the_people_of_the_viewers_divisions,
+    nobody_decides_their_own_residency_request,
     a_stakeholder_list_takes_verified_residents_of_the_scope_only,
     a_draft_withdrawn_before_its_announcement_stays_with_the_staff,
     every_proxy_opinion_is_audited_and_a_meeting_takes_no_more_than_attended,
