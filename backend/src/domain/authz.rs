@@ -120,10 +120,18 @@ impl Actor {
     }
 
     /// Whether the actor may do `action` within division `code`.
+    ///
+    /// Only a code of digits can be inside a division: an empty or odd
+    /// string from a caller that forgot to normalise is refused here rather
+    /// than matched by prefix.
     pub fn may(&self, action: Action, code: &str) -> bool {
-        self.assignments
-            .iter()
-            .any(|a| a.role.allows(action) && divisions::contains(&a.division_code, code))
+        let well_formed = !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit());
+        well_formed
+            && self.assignments.iter().any(|a| {
+                a.role.allows(action)
+                    && !a.division_code.is_empty()
+                    && divisions::contains(&a.division_code, code)
+            })
     }
 
     /// Like [`Actor::may`], as a `FORBIDDEN` error.
@@ -181,6 +189,16 @@ mod tests {
         assert!(s.may(Action::ReadOpinions, "620102001001"));
         assert!(s.may(Action::Supervise, "620102"));
         assert!(!s.may(Action::ManageTopics, "620102"));
+    }
+
+    #[test]
+    fn a_malformed_code_is_inside_no_division() {
+        let county = actor(Role::Admin, "620123");
+        assert!(!county.may(Action::Administer, ""));
+        assert!(!county.may(Action::Administer, "620123%"));
+        assert!(!county.may(Action::Administer, "620123 "));
+        let nowhere = actor(Role::Admin, "");
+        assert!(!nowhere.may(Action::Administer, "620123"));
     }
 
     #[test]

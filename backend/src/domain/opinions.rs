@@ -8,7 +8,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
 use super::authz::{Action, Actor};
@@ -17,7 +18,7 @@ use super::outbox::{self, EmailKind, NewEmail};
 use super::tally_cache::TallyMove;
 use super::topics::{self, Choice, Eligibility, Kind, State, Topic};
 use super::{accounts, audit, Services};
-use crate::entities::{opinion_revisions, opinions, tallies, users};
+use crate::entities::{meetings, opinion_revisions, opinions, tallies, users};
 use crate::error::{Error, Result};
 
 pub use opinion_revisions::Model as Revision;
@@ -148,7 +149,7 @@ pub async fn submit(
         cached = svc.topic_cache.get(db, topic_id).await?;
     }
     let topic = &cached.topic;
-    if !State::parse(&topic.state).is_some_and(State::is_public) {
+    if !topics::is_public(topic) {
         return Err(Error::not_found(format!("topic {topic_id}")));
     }
     ensure_open(topic, svc.now())?;
@@ -178,12 +179,16 @@ pub enum ProxyFor {
     Offline { name: String, village_code: String },
 }
 
-/// Records an opinion given at an offline meeting on a resident's behalf.
+/// Records an opinion given at an offline meeting on a resident's behalf,
+/// audited (`opinion.proxy`: the organiser, topic, meeting and opinion).
+/// The checks below are made here for a quick answer and again inside the
+/// writer's transaction (see `check_proxy_in`), which alone decides.
 ///
 /// # Errors
 /// `FORBIDDEN` outside the organiser's scope or for an ineligible resident;
-/// `CONFLICT` when the topic is not open or the resident already answered
-/// online; `NOT_FOUND` for a meeting of another topic.
+/// `CONFLICT` when the topic is not open, the resident already answered
+/// online, or the meeting already has as many opinions recorded at it as it
+/// had attendees; `NOT_FOUND` for a meeting of another topic.
 pub async fn record_proxy(
     svc: &Services,
     actor: &Actor,
@@ -650,7 +655,18 @@ pub(crate) async fn write_pending(
     txn: &DatabaseTransaction,
     pending: &Pending,
 ) -> Result<(Opinion, Vec<TallyMove>)> {
+    let proxy = matches!(pending.source, Source::Proxy { .. });
     let village = match (&pending.village, pending.user_id) {
+        // What the organiser's request checked may have changed since: the
+        // topic closed, the resident moved or was struck off the list.
+        (_, Some(uid)) if proxy => {
+            ensure_still_open(txn, &pending.topic, svc.now()).await?;
+            topics::check_eligible(txn, &pending.topic, uid).await?
+        }
+        (Some(village), None) if proxy => {
+            ensure_still_open(txn, &pending.topic, svc.now()).await?;
+            village.clone()
+        }
         (Some(village), _) => village.clone(),
         (None, Some(uid)) => {
             ensure_still_open(txn, &pending.topic, svc.now()).await?;
@@ -705,14 +721,25 @@ async fn write_in(
         Some(uid) => current_opinions(txn, topic.id, &[uid]).await?.pop(),
         None => None,
     };
+    if let Source::Proxy { meeting_id, .. } = source {
+        check_proxy_in(txn, topic, *meeting_id, old.as_ref()).await?;
+    }
     let moves = counter_moves(&values, old.as_ref());
     bump_all(txn, &moves).await?;
     let opinion = save(txn, &values, old).await?;
     opinion_revisions::Entity::insert(values.revision(&opinion))
         .exec_without_returning(txn)
         .await?;
-    if let (Source::Proxy { recorded_by, .. }, Some(uid)) = (source, user_id) {
-        notify_proxy(svc, txn, topic, &opinion, uid, now).await?;
+    if let Source::Proxy {
+        recorded_by,
+        meeting_id,
+    } = source
+    {
+        if let Some(uid) = user_id {
+            notify_proxy(svc, txn, topic, &opinion, uid, now).await?;
+        }
+        // Every proxy opinion, by account or by name; a name stays in the
+        // opinion row, which the entry points to by id.
         audit::record(
             txn,
             audit::Entry {
@@ -721,13 +748,66 @@ async fn write_in(
                 subject_type: "topic",
                 subject_id: topic.id.to_string(),
                 division_code: Some(topic.scope_code.clone()),
-                detail: serde_json::json!({ "opinion_id": opinion.id, "user_id": uid }),
+                detail: serde_json::json!({
+                    "opinion_id": opinion.id,
+                    "revision": opinion.revision,
+                    "meeting_id": meeting_id,
+                    "user_id": user_id,
+                    "by_name": user_id.is_none(),
+                    "village_code": opinion.village_code,
+                }),
             },
             now,
         )
         .await?;
     }
     Ok((opinion, moves))
+}
+
+/// The checks on a proxy opinion that must hold at commit, made inside the
+/// writer's transaction after the resident's current opinion (`old`) was
+/// read and locked: an opinion the resident gave online is not overwritten,
+/// and a meeting never has more opinions recorded at it than people
+/// attended it. The meeting row is locked before counting (`FOR UPDATE` on
+/// PostgreSQL; SQLite has one writer), so two recordings at one meeting,
+/// from two writers or two instances, count one after the other. Online
+/// opinions never lock meetings, so this adds no lock cycle.
+///
+/// # Errors
+/// `NOT_FOUND` for a meeting of another topic; `CONFLICT` for an online
+/// opinion or a meeting whose attendance is all recorded.
+async fn check_proxy_in(
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    meeting_id: i64,
+    old: Option<&Opinion>,
+) -> Result<()> {
+    if old.is_some_and(|o| !o.proxy) {
+        return Err(Error::conflict(
+            "this resident already gave an opinion online",
+        ));
+    }
+    let meeting = meetings::Entity::find_by_id(meeting_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .filter(|m| m.topic_id == topic.id)
+        .ok_or_else(|| Error::not_found(format!("meeting {meeting_id} of topic {}", topic.id)))?;
+    let recorded = opinions::Entity::find()
+        .filter(opinions::Column::MeetingId.eq(meeting_id))
+        .count(txn)
+        .await?;
+    // Re-recording one resident's opinion at the same meeting adds no one.
+    let replaces_one_here = old.is_some_and(|o| o.meeting_id == Some(meeting_id));
+    let after = recorded + u64::from(!replaces_one_here);
+    if after > u64::try_from(meeting.attendees).unwrap_or(0) {
+        return Err(Error::conflict(format!(
+            "meeting {meeting_id} had {} attendees and {recorded} opinions are already \
+             recorded at it: no more can be recorded at this meeting",
+            meeting.attendees
+        )));
+    }
+    Ok(())
 }
 
 async fn notify_proxy(

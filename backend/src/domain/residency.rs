@@ -173,9 +173,15 @@ pub enum Decision<'a> {
 /// Approves or rejects a pending request. Approval replaces the resident's
 /// earlier residency, if any. The resident is emailed either way.
 ///
+/// Nobody decides their own request: an organiser who approved itself could
+/// take part wherever it chose to live, and one holding several accounts
+/// could verify them all. The organisers of the divisions above, who also
+/// reach the village, decide instead.
+///
 /// # Errors
-/// `NOT_FOUND`; `FORBIDDEN` outside the organiser's division; `CONFLICT` when
-/// the request was already decided; `BAD_USER_INPUT` for a missing reason.
+/// `NOT_FOUND`; `FORBIDDEN` outside the organiser's division or for one's
+/// own request; `CONFLICT` when the request was already decided;
+/// `BAD_USER_INPUT` for a missing reason.
 pub async fn decide(
     svc: &Services,
     actor: &Actor,
@@ -202,6 +208,11 @@ pub async fn decide(
         .await?
         .ok_or_else(|| Error::not_found(format!("residency request {id}")))?;
     actor.require(Action::ReviewResidency, &request.division_code)?;
+    if request.user_id == actor.user_id {
+        return Err(Error::forbidden(
+            "another organiser decides your own residency request",
+        ));
+    }
     if request.status != Status::Pending.as_str() {
         return Err(Error::conflict(format!(
             "this request is {}; only pending requests can be decided",

@@ -7,8 +7,9 @@ use sea_orm::{
 };
 
 use super::authz::{Action, Actor, Role};
+use super::residency::Status;
 use super::{accounts, audit, divisions, Services};
-use crate::entities::role_assignments;
+use crate::entities::{residencies, role_assignments};
 use crate::error::{conflict_on_unique, Error, Result};
 
 pub use role_assignments::Model as RoleAssignment;
@@ -105,6 +106,94 @@ pub async fn list(
         .order_by_asc(role_assignments::Column::Id)
         .all(svc.db.reader())
         .await?)
+}
+
+/// The divisions whose people a staff member deals with: where it reviews
+/// residents, runs or supervises topics, or assigns roles.
+fn staff_scopes(actor: &Actor) -> Vec<&str> {
+    let mut scopes: Vec<&str> = [
+        Action::AssignRoles,
+        Action::ReviewResidency,
+        Action::ManageTopics,
+        Action::ReadOpinions,
+    ]
+    .into_iter()
+    .flat_map(|action| actor.scopes(action))
+    .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes
+}
+
+/// Finds an account by exact email, if it is within the actor's reach: it
+/// lives (approved or asking to be) or holds a role inside one of the
+/// divisions where the actor reviews residents, runs or supervises topics,
+/// or assigns roles. An admin also finds accounts tied to no division at all
+/// (no residency, no request, no role): whom it brings in for a first role.
+///
+/// An account out of reach reads exactly as an unknown address (`None`), so
+/// the lookup cannot be used to learn who has an account elsewhere. Staff
+/// who need someone from outside their reach ask for the user's number or
+/// an admin above both divisions.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone who is not staff anywhere (residents, experts).
+pub async fn find_user_by_email(
+    svc: &Services,
+    actor: &Actor,
+    email: &str,
+) -> Result<Option<accounts::User>> {
+    let scopes = staff_scopes(actor);
+    if scopes.is_empty() {
+        return Err(Error::forbidden(
+            "only administrators, organisers and supervisors may look up accounts",
+        ));
+    }
+    let db = svc.db.reader();
+    let Some(user) = accounts::find_by_email(db, email).await? else {
+        return Ok(None);
+    };
+    let attached = [Status::Approved.as_str(), Status::Pending.as_str()];
+    let mut homes = Condition::any();
+    let mut roles_inside = Condition::any();
+    for code in &scopes {
+        homes = homes.add(divisions::within(residencies::Column::DivisionCode, code));
+        roles_inside = roles_inside.add(divisions::within(
+            role_assignments::Column::DivisionCode,
+            code,
+        ));
+    }
+    let lives_inside = residencies::Entity::find()
+        .filter(residencies::Column::UserId.eq(user.id))
+        .filter(residencies::Column::Status.is_in(attached))
+        .filter(homes)
+        .one(db)
+        .await?
+        .is_some();
+    let serves_inside = role_assignments::Entity::find()
+        .filter(role_assignments::Column::UserId.eq(user.id))
+        .filter(roles_inside)
+        .one(db)
+        .await?
+        .is_some();
+    if lives_inside || serves_inside {
+        return Ok(Some(user));
+    }
+    if actor.scopes(Action::AssignRoles).is_empty() {
+        return Ok(None);
+    }
+    let lives_anywhere = residencies::Entity::find()
+        .filter(residencies::Column::UserId.eq(user.id))
+        .filter(residencies::Column::Status.is_in(attached))
+        .one(db)
+        .await?
+        .is_some();
+    let serves_anywhere = role_assignments::Entity::find()
+        .filter(role_assignments::Column::UserId.eq(user.id))
+        .one(db)
+        .await?
+        .is_some();
+    Ok((!lives_anywhere && !serves_anywhere).then_some(user))
 }
 
 /// Assigns a role without an acting admin (bootstrap: `create-admin`, demo).

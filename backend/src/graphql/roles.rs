@@ -2,8 +2,7 @@ use async_graphql::{Context, Object, Result, ID};
 
 use super::context::{actor, services};
 use super::types::{parse_id, Role, RoleAssignment, User};
-use crate::domain::{accounts, authz::Action, roles};
-use crate::error::Error;
+use crate::domain::roles;
 
 #[derive(Default)]
 pub struct RolesQuery;
@@ -28,13 +27,13 @@ impl RolesQuery {
             .collect())
     }
 
-    /// Finds an account by exact email, to assign it a role (admins only).
+    /// Finds an account by exact email, to assign it a role or list it as a
+    /// stakeholder: for admins, organisers and supervisors, among the people
+    /// of their divisions (an admin also finds accounts tied to no division).
+    /// Null both for an unknown address and for an account out of reach.
     async fn user_by_email(&self, ctx: &Context<'_>, email: String) -> Result<Option<User>> {
         let actor = actor(ctx).await?;
-        if actor.scopes(Action::AssignRoles).is_empty() {
-            return Err(Error::forbidden("only administrators may look up accounts").into());
-        }
-        Ok(accounts::find_by_email(services(ctx).db.reader(), &email)
+        Ok(roles::find_user_by_email(services(ctx), actor, &email)
             .await?
             .map(User))
     }

@@ -8,6 +8,7 @@ mod email;
 mod headers;
 mod hostile;
 mod http;
+mod integrity;
 mod outcomes;
 mod reminders;
 mod residency_and_roles;

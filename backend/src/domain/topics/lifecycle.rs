@@ -348,8 +348,9 @@ async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i
             "INSERT INTO topic_eligible (topic_id, village_code, count) \
              SELECT {0}, r.division_code, COUNT(*) FROM topic_stakeholders s \
              JOIN residencies r ON r.user_id = s.user_id AND r.status = 'approved' \
-             WHERE s.topic_id = {0} GROUP BY r.division_code",
-            p(1)
+             WHERE s.topic_id = {0} AND r.division_code LIKE {1} GROUP BY r.division_code",
+            p(1),
+            p(2)
         ),
         _ => format!(
             "INSERT INTO topic_eligible (topic_id, village_code, count) \

@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain::authz::{Action, Actor};
 use crate::domain::divisions::{self, Level};
 use crate::domain::{audit, residency, Services};
-use crate::entities::{assessments, topic_options, topic_stakeholders, topics};
+use crate::entities::{assessments, residencies, topic_options, topic_stakeholders, topics};
 use crate::error::{Error, Result};
 
 pub use topic_options::Model as TopicOption;
@@ -114,11 +114,36 @@ impl State {
             .filter(|s| s.can_move_to(to))
             .collect()
     }
+}
 
-    /// Whether the public may see the topic (drafts are the organisers').
-    pub const fn is_public(self) -> bool {
-        !matches!(self, State::Draft)
+/// Whether the public (anonymous visitors, residents) may see the topic: once
+/// it has been announced, whatever became of it since.
+///
+/// A draft withdrawn before its announcement stays with the staff of its
+/// scope: the residents were never told of it, so there is nothing to
+/// explain to them, and showing it would publish an organiser's unfinished
+/// work. It is kept (not deleted) in state `WITHDRAWN` with its reason, so
+/// the audit log and the staff's lists still account for it, and no new
+/// state has to be taught to every client. Every public route (the topic by
+/// id, lists, results, opinions) goes through this rule or [`list`]'s SQL
+/// form of it.
+pub fn is_public(topic: &Topic) -> bool {
+    match State::parse(&topic.state) {
+        None | Some(State::Draft) => false,
+        Some(State::Withdrawn) => topic.announced_at.is_some(),
+        Some(_) => true,
     }
+}
+
+/// [`is_public`] as a condition on the `topics` table.
+fn public_condition() -> Condition {
+    Condition::any()
+        .add(topics::Column::State.is_not_in([State::Draft.as_str(), State::Withdrawn.as_str()]))
+        .add(
+            Condition::all()
+                .add(topics::Column::State.eq(State::Withdrawn.as_str()))
+                .add(topics::Column::AnnouncedAt.is_not_null()),
+        )
 }
 
 /// A stance or option an opinion takes, as stored in `opinions.choice`.
@@ -495,17 +520,8 @@ async fn write_children(
         .exec_without_returning(db)
         .await?;
     }
+    check_stakeholders(db, &valid.scope_code, &valid.stakeholders).await?;
     for chunk in valid.stakeholders.chunks(1_000) {
-        let known = crate::entities::users::Entity::find()
-            .filter(crate::entities::users::Column::Id.is_in(chunk.iter().copied()))
-            .count(db)
-            .await?;
-        if known != chunk.len() as u64 {
-            return Err(Error::bad_input(
-                "stakeholderUserIds",
-                "some stakeholder ids are not users",
-            ));
-        }
         topic_stakeholders::Entity::insert_many(chunk.iter().map(|&user_id| {
             topic_stakeholders::ActiveModel {
                 topic_id: Set(topic_id),
@@ -516,6 +532,73 @@ async fn write_children(
         .await?;
     }
     Ok(())
+}
+
+/// How many refused stakeholders an error names.
+const NAMED_IN_ERROR: usize = 10;
+
+/// Checks that every listed stakeholder (ids sorted, distinct) is a verified
+/// resident inside the topic's scope.
+///
+/// The policy has the village or community consult the parties concerned
+/// (组织利益相关方进行协商) and sends a matter that crosses villages to the
+/// township, street or county (对跨村(社区)的重要事项,由乡镇、街道或县市区组织开展协商).
+/// So a party concerned by a village's topic who lives outside the village
+/// makes it a matter for the level above, where the topic is to be scoped;
+/// the list itself never reaches outside the scope, and an organiser cannot
+/// use it to poll residents of divisions it does not serve. Their opinions
+/// count in their home villages, which then always roll up into the scope.
+///
+/// Unknown ids and users living elsewhere get the same message, so the list
+/// tells an organiser nothing about accounts outside its reach.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `stakeholderUserIds` naming the refused ids.
+async fn check_stakeholders(
+    db: &impl ConnectionTrait,
+    scope_code: &str,
+    stakeholders: &[i32],
+) -> Result<()> {
+    let mut refused: Vec<i32> = Vec::new();
+    for chunk in stakeholders.chunks(1_000) {
+        let inside: std::collections::BTreeSet<i32> = residencies::Entity::find()
+            .select_only()
+            .column(residencies::Column::UserId)
+            .filter(residencies::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(residencies::Column::Status.eq(residency::Status::Approved.as_str()))
+            .filter(divisions::within(
+                residencies::Column::DivisionCode,
+                scope_code,
+            ))
+            .into_tuple::<i32>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        refused.extend(chunk.iter().filter(|id| !inside.contains(id)));
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = refused
+        .iter()
+        .take(NAMED_IN_ERROR)
+        .map(ToString::to_string)
+        .collect();
+    let more = refused.len().saturating_sub(NAMED_IN_ERROR);
+    Err(Error::bad_input(
+        "stakeholderUserIds",
+        format!(
+            "stakeholders must be verified residents inside the topic's scope {scope_code}; \
+             not so: user {}{}",
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
 }
 
 /// One topic by id, whatever its state.
@@ -529,8 +612,8 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Topic> {
         .ok_or_else(|| Error::not_found(format!("topic {id}")))
 }
 
-/// A topic as `viewer` may see it: drafts only to those who manage or
-/// supervise the scope.
+/// A topic as `viewer` may see it ([`is_visible`]): drafts and drafts
+/// withdrawn unannounced only to those who manage or supervise the scope.
 ///
 /// # Errors
 /// `NOT_FOUND` also for a draft the viewer may not see (no existence leak).
@@ -543,8 +626,10 @@ pub async fn get_visible(svc: &Services, viewer: Option<&Actor>, id: i64) -> Res
     }
 }
 
+/// Whether `viewer` may see the topic: the public once it is announced
+/// ([`is_public`]), the staff who manage or supervise its scope always.
 pub fn is_visible(topic: &Topic, viewer: Option<&Actor>) -> bool {
-    State::parse(&topic.state).is_some_and(State::is_public)
+    is_public(topic)
         || viewer.is_some_and(|a| {
             a.may(Action::ManageTopics, &topic.scope_code)
                 || a.may(Action::ReadOpinions, &topic.scope_code)
@@ -608,7 +693,9 @@ pub async fn is_stakeholder(
 
 /// The rule itself: a verified resident (`home` is their approved village)
 /// takes part in a topic of their division or above, or, on a stakeholder
-/// topic, when `listed`. Returns the village their opinion counts in.
+/// topic, when `listed` and still living inside the scope (a stakeholder who
+/// has moved away since being listed no longer counts there; see
+/// [`check_stakeholders`]). Returns the village their opinion counts in.
 ///
 /// # Errors
 /// `FORBIDDEN` saying why not.
@@ -618,13 +705,12 @@ pub fn eligible_village(topic: &Topic, home: Option<String>, listed: bool) -> Re
             "only verified residents take part; ask your village to verify your residency",
         )
     })?;
-    if is_for_stakeholders(topic) {
-        if !listed {
-            return Err(Error::forbidden(
-                "this topic is open to its listed stakeholders only",
-            ));
-        }
-    } else if !divisions::contains(&topic.scope_code, &home) {
+    if is_for_stakeholders(topic) && !listed {
+        return Err(Error::forbidden(
+            "this topic is open to its listed stakeholders only",
+        ));
+    }
+    if !divisions::contains(&topic.scope_code, &home) {
         return Err(Error::forbidden(
             "this topic is for residents of another division",
         ));
@@ -680,8 +766,9 @@ pub async fn list(
     if let Some(now) = filter.overdue_at {
         cond = cond.add(crate::domain::outcomes::overdue_condition(now));
     }
-    // Drafts only within the viewer's managed or supervised divisions.
-    let mut visible = Condition::any().add(topics::Column::State.ne(State::Draft.as_str()));
+    // Drafts, and drafts withdrawn unannounced, only within the viewer's
+    // managed or supervised divisions.
+    let mut visible = Condition::any().add(public_condition());
     if let Some(actor) = viewer {
         for code in actor
             .scopes(Action::ManageTopics)

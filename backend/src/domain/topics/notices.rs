@@ -146,11 +146,15 @@ fn audience(
     scope_param: usize,
 ) -> String {
     let (eligible_join, eligible_filter) = match Eligibility::parse(&topic.eligibility) {
-        // Stakeholders may live anywhere; the scope parameter stays bound
-        // but unused (the drivers send its type, so PostgreSQL accepts it).
+        // Listed stakeholders who still live inside the scope (the list is
+        // checked against it when written; a resident may move since).
         Some(Eligibility::Stakeholders) => (
             "JOIN topic_stakeholders s ON s.user_id = u.id",
-            format!("s.topic_id = {}", topic.id),
+            format!(
+                "s.topic_id = {} AND r.division_code LIKE {}",
+                topic.id,
+                crate::db::param(backend, scope_param)
+            ),
         ),
         _ => (
             "",
