@@ -8,6 +8,7 @@ mod email;
 mod hostile;
 mod http;
 mod outcomes;
+mod privacy;
 mod reminders;
 mod residency_and_roles;
 mod suggestions;
