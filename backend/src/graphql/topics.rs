@@ -514,7 +514,9 @@ pub struct TopicResults {
     /// Villages (with at least `minCell` responses) whose majority dissents.
     pub dissenting_division_codes: Vec<String>,
     pub min_cell: i32,
-    /// False when small cells were folded (public view).
+    /// False for anyone who may not read the topic's opinions: cells under
+    /// `minCell` are then folded or withheld, never shown (see README,
+    /// Privacy).
     pub full_detail: bool,
     #[graphql(skip)]
     pub counters_version: u64,
