@@ -222,6 +222,20 @@ impl Pattern {
         self.hidden.get(at).filter(|h| code.starts_with(&h.code))
     }
 
+    /// A reader of [`Pattern::hidden_top`] for divisions asked in code order
+    /// from `from` on: amortised constant time per division, where the
+    /// binary search costs a logarithm of the hidden subtrees.
+    #[must_use]
+    pub fn cursor(&self, from: &str) -> Cursor<'_> {
+        let at = self
+            .hidden
+            .partition_point(|h| h.code.as_str() < from && !from.starts_with(h.code.as_str()));
+        Cursor {
+            hidden: &self.hidden,
+            at,
+        }
+    }
+
     /// Whether division `code` is shown on its own.
     #[must_use]
     pub fn is_shown(&self, code: &str) -> bool {
@@ -232,6 +246,29 @@ impl Pattern {
     #[must_use]
     pub fn hidden(&self) -> &[Hidden] {
         &self.hidden
+    }
+}
+
+/// See [`Pattern::cursor`].
+#[derive(Debug, Clone)]
+pub struct Cursor<'p> {
+    hidden: &'p [Hidden],
+    at: usize,
+}
+
+impl<'p> Cursor<'p> {
+    /// The suppressed subtree holding `code`; codes must come in order.
+    pub fn hidden_top(&mut self, code: &str) -> Option<&'p Hidden> {
+        while let Some(h) = self.hidden.get(self.at) {
+            if code.starts_with(h.code.as_str()) {
+                return Some(h);
+            }
+            if h.code.as_str() > code {
+                return None;
+            }
+            self.at += 1;
+        }
+        None
     }
 }
 
@@ -302,6 +339,25 @@ mod tests {
             Some("620123101"),
             "the complement is the other township, villages and all"
         );
+    }
+
+    #[test]
+    fn the_cursor_agrees_with_the_search() {
+        let villages = [
+            ("620123100001", 3),
+            ("620123100002", 0),
+            ("620123101201", 9),
+            ("620123101202", 2),
+            ("620123101203", 7),
+            ("620123101204", 12),
+        ];
+        let p = pattern(&villages, "620123", 5);
+        for from in ["620123", "620123101", "620123101203"] {
+            let mut cursor = p.cursor(from);
+            for (code, _) in villages.iter().filter(|(c, _)| *c >= from) {
+                assert_eq!(cursor.hidden_top(code), p.hidden_top(code), "{code}");
+            }
+        }
     }
 
     #[test]

@@ -384,9 +384,10 @@ fn roll_up_table(
     let mut agreement = Agreement::new(kind, choices, &overall, k);
     // Folded rows by their code, with the last member added to each.
     let mut groups: BTreeMap<String, (DivisionResult, String)> = BTreeMap::new();
+    let mut cursor = pattern.map(|p| p.cursor(within));
     for (code, tally) in villages_within(table, within) {
         village.fill(code, tally, slots);
-        let hidden = pattern.and_then(|p| p.hidden_top(code));
+        let hidden = cursor.as_mut().and_then(|c| c.hidden_top(code));
         if hidden.is_none() {
             if let Some(a) = agreement.as_mut() {
                 a.add(&village);
@@ -400,12 +401,13 @@ fn roll_up_table(
                 let Some(group) = h.group_code() else {
                     continue;
                 };
-                let (row, last) = groups.entry(group.to_owned()).or_insert_with(|| {
+                if !groups.contains_key(group) {
                     let mut row = DivisionResult::new(group.to_owned(), choices);
                     row.folded = true;
                     row.divisions = 0;
-                    (row, String::new())
-                });
+                    groups.insert(group.to_owned(), (row, String::new()));
+                }
+                let (row, last) = groups.get_mut(group).expect("inserted above");
                 row.add(&village);
                 if *last != h.code {
                     row.divisions += 1;
