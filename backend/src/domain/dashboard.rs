@@ -2,16 +2,24 @@
 //! divisions, topics by state, participation, outcomes on time or overdue,
 //! and explanation coverage and satisfaction — rolled up by code prefix from
 //! counters, never by scanning opinions.
+//!
+//! Privacy: a topic scoped above the division (a township topic on a
+//! village organiser's dashboard) counts in full only for those who may read
+//! its opinions; for anyone else it counts as the public sees it
+//! ([`super::disclosure`]): a row where the topic's cell is suppressed
+//! leaves the topic out and says so (`withheld`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::authz::{Action, Actor};
+use super::disclosure;
 use super::divisions::{self, Level};
 use super::explanations::dissenting_choices;
 use super::outcomes;
+use super::results::{self, PublishedCell};
 use super::topics::{self, Kind, State};
 use super::Services;
 use crate::entities::{
@@ -33,6 +41,9 @@ pub struct Kpis {
     pub explained: i64,
     pub satisfied: i64,
     pub unsatisfied: i64,
+    /// Some topic's figures are left out of this row: its cell here is too
+    /// small to show to this viewer.
+    pub withheld: bool,
 }
 
 impl Kpis {
@@ -127,29 +138,10 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
         .into_tuple()
         .all(db)
         .await?;
-    let topic_ids: Vec<i64> = {
-        let mut ids: Vec<i64> = counters.iter().map(|c| c.0).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    let dissent = dissent_sets(db, &topic_ids).await?;
-    for (topic_id, village, choice, count) in &counters {
-        let is_dissent = dissent
-            .get(topic_id)
-            .is_some_and(|set| set.contains(choice));
-        for kpi in
-            std::iter::once(&mut total).chain(child_of(village).and_then(|c| rows.get_mut(&c)))
-        {
-            kpi.responses += count;
-            if is_dissent {
-                kpi.dissenters += count;
-            }
-        }
-    }
-    let eligible: Vec<(String, i64)> = topic_eligible::Entity::find()
+    let eligible: Vec<(i64, String, i64)> = topic_eligible::Entity::find()
         .select_only()
         .columns([
+            topic_eligible::Column::TopicId,
             topic_eligible::Column::VillageCode,
             topic_eligible::Column::Count,
         ])
@@ -160,15 +152,6 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
         .into_tuple()
         .all(db)
         .await?;
-    for (village, count) in &eligible {
-        for kpi in
-            std::iter::once(&mut total).chain(child_of(village).and_then(|c| rows.get_mut(&c)))
-        {
-            kpi.eligible += count;
-        }
-    }
-
-    // Explanations: each (topic, person) counted once, by their latest reply.
     let receipts = explanation_recipients::Entity::find()
         .filter(divisions::within(
             explanation_recipients::Column::VillageCode,
@@ -177,18 +160,112 @@ pub async fn dashboard(svc: &Services, actor: &Actor, code: &str) -> Result<(Kpi
         .all(db)
         .await?;
     let people = super::explanations::per_person(receipts);
-    for person in people.values() {
-        let child = child_of(&person.village_code);
-        for kpi in std::iter::once(&mut total).chain(child.and_then(|c| rows.get_mut(&c))) {
-            kpi.explained += 1;
-            match person.satisfied() {
-                Some(true) => kpi.satisfied += 1,
-                Some(false) => kpi.unsatisfied += 1,
+
+    let topic_ids: BTreeSet<i64> = counters
+        .iter()
+        .map(|c| c.0)
+        .chain(eligible.iter().map(|e| e.0))
+        .chain(people.keys().map(|(topic, _)| *topic))
+        .collect();
+    let touching: BTreeMap<i64, topics::Topic> = topics_table::Entity::find()
+        .filter(topics_table::Column::Id.is_in(topic_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let dissent = dissent_sets(db, &touching).await?;
+    // The rows in order: the division, then its children.
+    let row_codes: Vec<String> = std::iter::once(code.clone())
+        .chain(rows.keys().cloned())
+        .collect();
+    // For each topic whose opinions the actor may not read, what the public
+    // may read of each row.
+    let mut published: HashMap<i64, Vec<Option<PublishedCell>>> = HashMap::new();
+    for topic in touching.values() {
+        if !disclosure::reads_opinions(actor, topic) {
+            published.insert(
+                topic.id,
+                results::published_cells(svc, topic, &row_codes).await?,
+            );
+        }
+    }
+    // The row index (into `row_codes`) of a village's child row, if any.
+    let index: HashMap<&str, usize> = row_codes
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let child_index =
+        |village: &str| child_of(village).and_then(|c| index.get(c.as_str()).copied());
+    let mut kpis: Vec<Kpis> = std::iter::once(total).chain(rows.into_values()).collect();
+    // Rows (division, child) where a topic has counters.
+    let mut present: BTreeSet<(i64, usize)> = BTreeSet::new();
+    for (topic_id, village, choice, count) in &counters {
+        let at = std::iter::once(0).chain(child_index(village));
+        if published.contains_key(topic_id) {
+            present.extend(at.map(|r| (*topic_id, r)));
+            continue;
+        }
+        let is_dissent = dissent
+            .get(topic_id)
+            .is_some_and(|set| set.contains(choice));
+        for r in at {
+            kpis[r].responses += count;
+            if is_dissent {
+                kpis[r].dissenters += count;
+            }
+        }
+    }
+    for (topic_id, village, count) in &eligible {
+        if !published.contains_key(topic_id) {
+            for r in std::iter::once(0).chain(child_index(village)) {
+                kpis[r].eligible += count;
+            }
+        }
+    }
+    for (topic_id, cells) in &published {
+        let dissent_keys = dissent.get(topic_id);
+        for (r, cell) in cells.iter().enumerate() {
+            match cell {
+                Some(cell) => {
+                    kpis[r].responses += cell.total;
+                    kpis[r].eligible += cell.eligible;
+                    kpis[r].dissenters += cell
+                        .counts
+                        .iter()
+                        .filter(|(key, _)| dissent_keys.is_some_and(|set| set.contains(key)))
+                        .map(|(_, n)| n)
+                        .sum::<i64>();
+                }
+                None if present.contains(&(*topic_id, r)) => kpis[r].withheld = true,
                 None => {}
             }
         }
     }
-    Ok((total, rows.into_values().collect()))
+
+    // Explanations: each (topic, person) counted once, by their latest reply;
+    // for a topic the actor may not read, only in rows it may see.
+    for ((topic_id, _), person) in &people {
+        let cells = published.get(topic_id);
+        let visible = |r: usize| cells.is_none_or(|cells| cells[r].is_some());
+        for r in std::iter::once(0).chain(child_index(&person.village_code)) {
+            if !visible(r) {
+                kpis[r].withheld = true;
+                continue;
+            }
+            kpis[r].explained += 1;
+            match person.satisfied() {
+                Some(true) => kpis[r].satisfied += 1,
+                Some(false) => kpis[r].unsatisfied += 1,
+                None => {}
+            }
+        }
+    }
+    let mut kpis = kpis.into_iter();
+    let total = kpis.next().expect("the division's own row");
+    Ok((total, kpis.collect()))
 }
 
 fn add_topic(kpi: &mut Kpis, topic: &topics::Topic, now: DateTime<Utc>) {
@@ -204,17 +281,16 @@ fn add_topic(kpi: &mut Kpis, topic: &topics::Topic, now: DateTime<Utc>) {
     }
 }
 
-/// The dissenting choices of each decided topic among `ids`.
+/// The dissenting choices of each decided topic among `topics`.
 async fn dissent_sets(
     db: &impl ConnectionTrait,
-    ids: &[i64],
+    topics: &BTreeMap<i64, topics::Topic>,
 ) -> Result<BTreeMap<i64, Vec<String>>> {
     let mut sets = BTreeMap::new();
-    for &id in ids {
+    for (&id, topic) in topics {
         let Some(outcome) = outcomes::current(db, id).await? else {
             continue;
         };
-        let topic = topics::get(db, id).await?;
         let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
         let options = topics::options(db, id).await?;
         sets.insert(id, dissenting_choices(kind, &options, &outcome));

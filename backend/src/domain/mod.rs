@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod dashboard;
 pub mod demo;
+pub mod disclosure;
 pub mod divisions;
 pub mod email_preferences;
 pub mod explanations;

@@ -2,9 +2,10 @@
 //! counters, with participation, quorum, consensus and the communities whose
 //! majority dissents ("the greatest common divisor of what people want").
 //!
-//! Privacy: for anyone who is not an organiser or supervisor of the scope, a
-//! division with fewer than k responses is folded into its parent, so one
-//! dissenter in a small village cannot be singled out.
+//! Privacy: for anyone who may not read the topic's opinions, every answer
+//! is a projection of the topic's one disclosure pattern
+//! ([`super::disclosure`]), so one dissenter in a small village cannot be
+//! singled out by any level, `within`, or difference of answers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::authz::{Action, Actor};
+use super::disclosure::{self, Pattern};
 use super::divisions::{self, Level};
 pub use super::tally_cache::Freshness;
-use super::tally_cache::VillageTally;
+use super::tally_cache::{TopicTally, VillageTally};
 use super::themes::{self, Theme};
 use super::topics::{self, Choice, Kind, Topic};
 use super::Services;
@@ -35,6 +37,10 @@ pub struct DivisionResult {
     pub folded: bool,
     /// How many divisions this row contains (1 unless folded).
     pub divisions: usize,
+    /// True when the row's responses may not be shown at all (a scope, or a
+    /// `within`, with fewer than k responses, or hidden to keep another cell
+    /// from being derived); its counts are then zeros and mean nothing.
+    pub withheld: bool,
 }
 
 impl DivisionResult {
@@ -46,6 +52,7 @@ impl DivisionResult {
             eligible: 0,
             folded: false,
             divisions: 1,
+            withheld: false,
         }
     }
 
@@ -151,10 +158,14 @@ struct Question {
 #[derive(Clone, Debug, Default)]
 pub struct ResultsMemo {
     entries: Arc<Mutex<HashMap<Question, Memoised>>>,
+    /// Each topic's disclosure pattern, with the counter version it holds for.
+    patterns: Arc<Mutex<HashMap<i64, MemoisedPattern>>>,
 }
 
 /// A roll-up and the counter version it was computed from.
 type Memoised = (u64, Arc<RolledUp>);
+/// A disclosure pattern and the counter version it holds for.
+type MemoisedPattern = (u64, Arc<Pattern>);
 
 /// Roll-ups kept at most; beyond it the memo starts over.
 const MEMO_CAPACITY: usize = 512;
@@ -175,6 +186,78 @@ impl ResultsMemo {
         }
         entries.insert(question, (version, rolled));
     }
+
+    /// The topic's disclosure pattern at `version`, computed by `compute`
+    /// only when the counters moved since it was last asked for.
+    fn pattern(
+        &self,
+        topic_id: i64,
+        version: u64,
+        compute: impl FnOnce() -> Pattern,
+    ) -> Arc<Pattern> {
+        if let Some(pattern) = self
+            .patterns
+            .lock()
+            .expect("results memo poisoned")
+            .get(&topic_id)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, p)| p.clone())
+        {
+            return pattern;
+        }
+        let pattern = Arc::new(compute());
+        let mut patterns = self.patterns.lock().expect("results memo poisoned");
+        if patterns.len() >= MEMO_CAPACITY && !patterns.contains_key(&topic_id) {
+            patterns.clear();
+        }
+        patterns.insert(topic_id, (version, pattern.clone()));
+        pattern
+    }
+}
+
+/// Where each of `choices` sits in the table's keys.
+fn slots_of(table: &TopicTally, choices: &[Choice]) -> Vec<Option<usize>> {
+    choices
+        .iter()
+        .map(|c| {
+            let key = c.key();
+            table.keys.iter().position(|k| *k == key)
+        })
+        .collect()
+}
+
+/// The topic's disclosure pattern for the counters of `table`, from the
+/// memo when they have not moved.
+fn pattern_of(
+    svc: &Services,
+    topic: &Topic,
+    table: &TopicTally,
+    slots: &[Option<usize>],
+) -> Arc<Pattern> {
+    svc.results_memo.pattern(topic.id, table.version, || {
+        Pattern::compute(
+            &topic.scope_code,
+            table.villages.iter().map(|(code, tally)| {
+                let responses: i64 = slots.iter().flatten().map(|&i| tally.count(i)).sum();
+                (code.as_str(), responses)
+            }),
+            i64::from(svc.settings.privacy_min_cell),
+        )
+    })
+}
+
+/// The villages of `table` inside division `within`, in code order.
+fn villages_within<'t>(
+    table: &'t TopicTally,
+    within: &'t str,
+) -> impl Iterator<Item = (&'t String, &'t VillageTally)> + 't {
+    table
+        .villages
+        .range::<str, _>((
+            std::ops::Bound::Included(within),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(move |(code, _)| code.starts_with(within))
 }
 
 /// Results of a topic at `level`, optionally only within `within`.
@@ -207,10 +290,11 @@ pub async fn results(
         }
         None => topic.scope_code.clone(),
     };
-    let full_detail = viewer.is_some_and(|a| {
-        a.may(Action::ManageTopics, &topic.scope_code)
-            || a.may(Action::ReadOpinions, &topic.scope_code)
-    });
+    // Full detail for exactly those who may read the topic's opinions.
+    let full_detail = viewer.is_some_and(|a| disclosure::reads_opinions(a, &topic));
+    // Rows never stand above `within`: a coarser row would be `within`'s
+    // own total under another name.
+    let level = level.max(divisions::level_of(&within).unwrap_or(level));
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let options = if kind == Kind::Choice {
         topics::options(db, topic.id).await?
@@ -235,56 +319,17 @@ pub async fn results(
             if let Some(rolled) = svc.results_memo.get(&question, table.version) {
                 return (table.version, rolled);
             }
-            // Where each of the topic's choices sits in the table's keys.
-            let slots: Vec<Option<usize>> = choices
-                .iter()
-                .map(|c| {
-                    let key = c.key();
-                    table.keys.iter().position(|k| *k == key)
-                })
-                .collect();
-            let in_scope = || {
-                table
-                    .villages
-                    .range::<str, _>((
-                        std::ops::Bound::Included(within.as_str()),
-                        std::ops::Bound::Unbounded,
-                    ))
-                    .take_while(|(code, _)| code.starts_with(within.as_str()))
-            };
-            let mut village = DivisionResult::new(String::new(), &choices);
-            let mut overall = DivisionResult::new(within.clone(), &choices);
-            for (code, tally) in in_scope() {
-                village.fill(code, tally, &slots);
-                overall.add(&village);
-            }
-            let mut rollup = RollUp::new(level, &choices);
-            let mut agreement = Agreement::new(kind, &choices, &overall, k);
-            for (code, tally) in in_scope() {
-                village.fill(code, tally, &slots);
-                rollup.add(&village);
-                if let Some(a) = agreement.as_mut() {
-                    a.add(&village);
-                }
-            }
-            let (consensus, dissenting) = agreement.map_or((None, Vec::new()), Agreement::finish);
-            let rows = if full_detail {
-                rollup.rows
-            } else {
-                fold_small(
-                    rollup.rows,
-                    level,
-                    divisions::level_of(&within).unwrap_or(scope_level),
-                    k,
-                    &choices,
-                )
-            };
-            let rolled = Arc::new(RolledUp {
-                overall,
-                rows: Arc::new(rows),
-                consensus,
-                dissenting: Arc::new(dissenting),
-            });
+            let slots = slots_of(table, &choices);
+            let pattern = (!full_detail).then(|| pattern_of(svc, &topic, table, &slots));
+            let rolled = Arc::new(roll_up_table(
+                table,
+                &slots,
+                &within,
+                level,
+                (kind, &choices),
+                k,
+                pattern.as_deref(),
+            ));
             svc.results_memo
                 .put(question, table.version, rolled.clone());
             (table.version, rolled)
@@ -304,6 +349,150 @@ pub async fn results(
         full_detail,
         counters_version: version,
     })
+}
+
+/// The rows, overall and agreement of `within` at `level`: exact when
+/// `pattern` is `None` (full detail), else the projection of the pattern.
+fn roll_up_table(
+    table: &TopicTally,
+    slots: &[Option<usize>],
+    within: &str,
+    level: Level,
+    (kind, choices): (Kind, &[Choice]),
+    k: i64,
+    pattern: Option<&Pattern>,
+) -> RolledUp {
+    // Rows never stand above `within`: a coarser row would be `within`'s
+    // own total under another name.
+    let level = level.max(divisions::level_of(within).unwrap_or(level));
+    let mut overall = DivisionResult::new(within.to_owned(), choices);
+    if pattern.is_some_and(|p| !p.is_shown(within)) {
+        overall.withheld = true;
+        return RolledUp {
+            overall,
+            rows: Arc::new(Vec::new()),
+            consensus: None,
+            dissenting: Arc::new(Vec::new()),
+        };
+    }
+    let mut village = DivisionResult::new(String::new(), choices);
+    for (code, tally) in villages_within(table, within) {
+        village.fill(code, tally, slots);
+        overall.add(&village);
+    }
+    let mut rollup = RollUp::new(level, choices);
+    let mut agreement = Agreement::new(kind, choices, &overall, k);
+    // Folded rows by their code, with the last member added to each.
+    let mut groups: BTreeMap<String, (DivisionResult, String)> = BTreeMap::new();
+    let mut cursor = pattern.map(|p| p.cursor(within));
+    for (code, tally) in villages_within(table, within) {
+        village.fill(code, tally, slots);
+        let hidden = cursor.as_mut().and_then(|c| c.hidden_top(code));
+        if hidden.is_none() {
+            if let Some(a) = agreement.as_mut() {
+                a.add(&village);
+            }
+        }
+        // Hidden below `level`: the row at `level` holding it is shown.
+        match hidden.filter(|h| h.code.len() <= level.code_len()) {
+            None => rollup.add(&village),
+            Some(h) => {
+                // A withheld subtree holds `within`, answered above.
+                let Some(group) = h.group_code() else {
+                    continue;
+                };
+                if !groups.contains_key(group) {
+                    let mut row = DivisionResult::new(group.to_owned(), choices);
+                    row.folded = true;
+                    row.divisions = 0;
+                    groups.insert(group.to_owned(), (row, String::new()));
+                }
+                let (row, last) = groups.get_mut(group).expect("inserted above");
+                row.add(&village);
+                if *last != h.code {
+                    row.divisions += 1;
+                    last.clone_from(&h.code);
+                }
+            }
+        }
+    }
+    let mut rows = rollup.rows;
+    if !groups.is_empty() {
+        rows.extend(groups.into_values().map(|(row, _)| row));
+        rows.sort_by(|a, b| (a.code.as_str(), a.folded).cmp(&(b.code.as_str(), b.folded)));
+    }
+    let (consensus, dissenting) = agreement.map_or((None, Vec::new()), Agreement::finish);
+    RolledUp {
+        overall,
+        rows: Arc::new(rows),
+        consensus,
+        dissenting: Arc::new(dissenting),
+    }
+}
+
+/// What anyone may read of one division of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedCell {
+    /// Responses per choice key (as stored in the counters).
+    pub counts: Vec<(String, i64)>,
+    pub total: i64,
+    pub eligible: i64,
+}
+
+/// What someone who may not read `topic`'s opinions may learn of each of
+/// `codes` (a division holding the whole scope stands for the scope; one
+/// outside it holds nothing of the topic): `None` where the division is
+/// suppressed. The same pattern as [`results`], so no combination of the
+/// two tells more than either.
+///
+/// # Errors
+/// Database errors when the counters are loaded.
+pub async fn published_cells(
+    svc: &Services,
+    topic: &Topic,
+    codes: &[String],
+) -> Result<Vec<Option<PublishedCell>>> {
+    let db = svc.db.reader();
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = if kind == Kind::Choice {
+        topics::options(db, topic.id).await?
+    } else {
+        Vec::new()
+    };
+    let choices = kind.choices(&options);
+    svc.tallies
+        .with_villages(db, topic.id, Freshness::WithinLag, |table| {
+            let slots = slots_of(table, &choices);
+            let pattern = pattern_of(svc, topic, table, &slots);
+            codes
+                .iter()
+                .map(|code| {
+                    let code = if divisions::contains(code, &topic.scope_code) {
+                        topic.scope_code.as_str()
+                    } else {
+                        code.as_str()
+                    };
+                    if !pattern.is_shown(code) {
+                        return None;
+                    }
+                    let mut cell = PublishedCell {
+                        counts: choices.iter().map(|c| (c.key(), 0)).collect(),
+                        total: 0,
+                        eligible: 0,
+                    };
+                    for (_, tally) in villages_within(table, code) {
+                        for ((_, n), slot) in cell.counts.iter_mut().zip(&slots) {
+                            let m = slot.map_or(0, |i| tally.count(i));
+                            *n += m;
+                            cell.total += m;
+                        }
+                        cell.eligible += tally.eligible;
+                    }
+                    Some(cell)
+                })
+                .collect()
+        })
+        .await
 }
 
 /// Sums villages, given in code order, into the rows of one level: the
@@ -347,55 +536,6 @@ fn roll_up(
         rollup.add(village);
     }
     rollup.rows
-}
-
-/// Folds rows with fewer than `k` responses into their parent, level by
-/// level, never above `top`.
-fn fold_small(
-    rows: Vec<DivisionResult>,
-    level: Level,
-    top: Level,
-    k: i64,
-    choices: &[Choice],
-) -> Vec<DivisionResult> {
-    let mut shown = Vec::new();
-    let mut pending: Vec<DivisionResult> = Vec::new();
-    for row in rows {
-        if row.total >= k || level <= top {
-            shown.push(row);
-        } else {
-            pending.push(row);
-        }
-    }
-    let mut current = level;
-    while !pending.is_empty() {
-        let Some(parent_level) = Level::ALL.iter().rev().copied().find(|l| *l < current) else {
-            break;
-        };
-        let len = parent_level.code_len();
-        let mut groups: BTreeMap<String, DivisionResult> = BTreeMap::new();
-        for row in pending.drain(..) {
-            let key = row.code[..len].to_owned();
-            let group = groups.entry(key.clone()).or_insert_with(|| {
-                let mut g = DivisionResult::new(key, choices);
-                g.folded = true;
-                g.divisions = 0;
-                g
-            });
-            group.add(&row);
-            group.divisions += row.divisions;
-        }
-        for (_, group) in groups {
-            if group.total >= k || parent_level <= top {
-                shown.push(group);
-            } else {
-                pending.push(group);
-            }
-        }
-        current = parent_level;
-    }
-    shown.sort_by(|a, b| (a.code.as_str(), a.folded).cmp(&(b.code.as_str(), b.folded)));
-    shown
 }
 
 /// The consensus figure and the villages whose majority dissents, counting
@@ -595,28 +735,98 @@ mod tests {
         );
     }
 
-    #[test]
-    fn small_villages_fold_into_their_township() {
-        let rows = vec![
-            row("620123101201", 10, 2),
-            row("620123101202", 1, 1),
-            row("620123101203", 2, 1),
-        ];
-        let shown = fold_small(rows, Level::Village, Level::Township, 5, &choices());
-        assert_eq!(shown.len(), 2);
-        assert_eq!(shown[0].code, "620123101");
-        assert!(shown[0].folded);
-        assert_eq!((shown[0].total, shown[0].divisions), (5, 2));
-        assert_eq!(shown[1].code, "620123101201");
+    /// A table of villages with (support, oppose) counts.
+    fn table(villages: &[(&str, i64, i64)]) -> TopicTally {
+        TopicTally {
+            version: 1,
+            keys: vec!["support".into(), "oppose".into()],
+            villages: villages
+                .iter()
+                .map(|(code, s, o)| {
+                    (
+                        (*code).to_owned(),
+                        VillageTally {
+                            counts: vec![*s, *o],
+                            eligible: 0,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The public answer for `within` at `level`, k = 5.
+    fn public(table: &TopicTally, scope: &str, within: &str, level: Level) -> RolledUp {
+        let choices = choices();
+        let slots = slots_of(table, &choices);
+        let pattern = Pattern::compute(
+            scope,
+            table
+                .villages
+                .iter()
+                .map(|(c, t)| (c.as_str(), t.counts.iter().sum())),
+            5,
+        );
+        roll_up_table(
+            table,
+            &slots,
+            within,
+            level,
+            (Kind::Decision, &choices),
+            5,
+            Some(&pattern),
+        )
     }
 
     #[test]
-    fn a_folded_group_still_too_small_folds_further_up_but_not_past_the_scope() {
-        let rows = vec![row("620123101201", 1, 0), row("620123100001", 1, 1)];
-        let shown = fold_small(rows, Level::Village, Level::County, 5, &choices());
-        assert_eq!(shown.len(), 1);
-        assert_eq!(shown[0].code, "620123");
-        assert_eq!(shown[0].total, 3, "shown at the scope even when small");
+    fn a_small_village_folds_with_a_complement_and_never_alone() {
+        let t = table(&[
+            ("620123101201", 10, 2),
+            ("620123101202", 0, 1),
+            ("620123101203", 4, 4),
+        ]);
+        let shown = public(&t, "620123101", "620123101", Level::Village);
+        let rows: Vec<(&str, bool, i64, usize)> = shown
+            .rows
+            .iter()
+            .map(|r| (r.code.as_str(), r.folded, r.total, r.divisions))
+            .collect();
+        assert_eq!(
+            rows,
+            [("620123101", true, 9, 2), ("620123101201", false, 12, 1)],
+            "the lone dissenter is folded with the smallest shown sibling"
+        );
+        assert_eq!(shown.dissenting.as_slice(), [] as [String; 0]);
+        assert_eq!(shown.consensus, Some(10.0 / 12.0), "shown villages only");
+    }
+
+    #[test]
+    fn asking_within_a_small_village_withholds_it() {
+        let t = table(&[
+            ("620123101201", 10, 2),
+            ("620123101202", 0, 1),
+            ("620123101203", 4, 4),
+        ]);
+        for within in ["620123101202", "620123101203"] {
+            let shown = public(&t, "620123101", within, Level::Village);
+            assert!(shown.overall.withheld, "{within}");
+            assert!(shown.rows.is_empty());
+        }
+        let shown = public(&t, "620123101", "620123101201", Level::Township);
+        assert_eq!(shown.rows.len(), 1);
+        assert_eq!(
+            (shown.rows[0].code.as_str(), shown.rows[0].total),
+            ("620123101201", 12),
+            "rows never stand above `within`"
+        );
+    }
+
+    #[test]
+    fn a_small_scope_withholds_the_overall() {
+        let t = table(&[("620123101201", 1, 2)]);
+        let shown = public(&t, "620123101", "620123101", Level::Township);
+        assert!(shown.overall.withheld);
+        assert!(shown.rows.is_empty());
     }
 
     #[test]
@@ -655,14 +865,130 @@ mod tests {
         );
     }
 
+    /// The sets of villages whose sums one answer publishes, derived from
+    /// the answer and the division tree alone (what anyone knows): a shown
+    /// row is its division; a folded row is what is left of its division
+    /// once the answer's other rows inside it are taken away. Checks that
+    /// each published total is the sum over its set.
+    fn published_sets(
+        answer: &RolledUp,
+        within: &str,
+        villages: &[(String, i64)],
+    ) -> Vec<Vec<bool>> {
+        let under = |code: &str| -> Vec<bool> {
+            villages.iter().map(|(v, _)| v.starts_with(code)).collect()
+        };
+        let mut sets = Vec::new();
+        let mut check = |set: Vec<bool>, total: i64| {
+            let sum: i64 = villages
+                .iter()
+                .zip(&set)
+                .filter(|(_, s)| **s)
+                .map(|((_, n), _)| n)
+                .sum();
+            assert_eq!(sum, total, "a published total is its set's sum");
+            sets.push(set);
+        };
+        if !answer.overall.withheld {
+            check(under(within), answer.overall.total);
+        }
+        for row in answer.rows.iter() {
+            let mut set = under(&row.code);
+            if row.folded {
+                for other in answer.rows.iter() {
+                    let inside = other.code.starts_with(&row.code)
+                        && (other.code.len() > row.code.len() || !other.folded);
+                    if inside {
+                        for (s, o) in set.iter_mut().zip(under(&other.code)) {
+                            *s &= !o;
+                        }
+                    }
+                }
+            }
+            check(set, row.total);
+        }
+        sets
+    }
+
+    /// Rank of a 0/1 matrix over the rationals, by fraction-free
+    /// elimination (rows kept small by their gcd).
+    fn rank(rows: &[Vec<bool>]) -> usize {
+        fn gcd(a: i128, b: i128) -> i128 {
+            if b == 0 {
+                a.abs()
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        let mut m: Vec<Vec<i128>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&b| i128::from(b)).collect())
+            .collect();
+        let cols = m.first().map_or(0, Vec::len);
+        let mut rank = 0;
+        for col in 0..cols {
+            let Some(pivot) = (rank..m.len()).find(|&r| m[r][col] != 0) else {
+                continue;
+            };
+            m.swap(rank, pivot);
+            for r in 0..m.len() {
+                if r != rank && m[r][col] != 0 {
+                    let (p, q) = (m[rank][col], m[r][col]);
+                    let pivot_row = m[rank].clone();
+                    for (x, y) in m[r].iter_mut().zip(&pivot_row) {
+                        *x = *x * p - y * q;
+                    }
+                    let g = m[r].iter().fold(0, |g, &x| gcd(g, x));
+                    if g > 1 {
+                        m[r].iter_mut().for_each(|x| *x /= g);
+                    }
+                }
+            }
+            rank += 1;
+        }
+        rank
+    }
+
+    #[test]
+    fn rank_sees_a_village_derived_by_difference() {
+        // Township {a, b} and village {a} published: b = township − a.
+        let rows = vec![vec![true, true], vec![true, false]];
+        assert_eq!(rank(&rows), 2);
+        let mut with_b = rows.clone();
+        with_b.push(vec![false, true]);
+        assert_eq!(rank(&with_b), 2, "b is derived");
+        assert_eq!(rank(&[vec![true, true], vec![true, true]]), 1);
+    }
+
+    /// A random small tree under 兰州市: counties, townships, villages,
+    /// each village with (support, oppose) responses.
+    fn tree() -> impl proptest::strategy::Strategy<Value = Vec<(String, i64, i64)>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            proptest::collection::vec(proptest::collection::vec((0i64..7, 0i64..7), 1..4), 1..4),
+            1..3,
+        )
+        .prop_map(|counties| {
+            let mut villages = Vec::new();
+            for (c, townships) in counties.iter().enumerate() {
+                for (t, vs) in townships.iter().enumerate() {
+                    for (v, (s, o)) in vs.iter().enumerate() {
+                        // Some villages have far fewer responses.
+                        let (s, o) = if v % 2 == 1 { (s / 3, o / 4) } else { (*s, *o) };
+                        villages.push((format!("62010{c}{:03}{:03}", 100 + t, 200 + v), s, o));
+                    }
+                }
+            }
+            villages
+        })
+    }
+
     proptest::proptest! {
         /// Rolling village counters up to any level gives what a recount of
-        /// the individual opinions by prefix gives, and folding for privacy
-        /// never loses or invents a response.
+        /// the individual opinions by prefix gives.
         #[test]
-        fn roll_up_and_folding_equal_a_recount(
+        fn roll_up_equals_a_recount(
             opinions in proptest::collection::vec((0usize..6, 0usize..3), 0..300),
-            k in 1i64..8,
         ) {
             let villages = ["620123101201", "620123101202", "620123100001", "620123100002", "620102001001", "620102001002"];
             let choices = choices();
@@ -680,10 +1006,75 @@ mod tests {
                         proptest::prop_assert_eq!(row.count_of(choice), recount);
                     }
                 }
-                let folded = fold_small(rows, level, Level::City, k, &choices);
-                let total: i64 = folded.iter().map(|r| r.total).sum();
-                proptest::prop_assert_eq!(total, opinions.len() as i64);
-                proptest::prop_assert!(folded.iter().all(|r| r.total >= k || r.code.len() <= Level::City.code_len()));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// For random tallies over a random division tree, and every
+        /// (level, within) someone who may not read opinions may ask, no
+        /// village with 1..k−1 responses can be derived from all the
+        /// answers together (its unit vector is not in the row space of
+        /// the published sums, even if every empty village is known), and
+        /// no published sum is under k unless it is zero.
+        #[test]
+        fn no_small_village_can_be_derived_from_every_public_answer(
+            villages in tree(),
+            scope_len in proptest::sample::select(vec![4usize, 6, 9]),
+        ) {
+            let scope = villages[0].0[..scope_len].to_owned();
+            let villages: Vec<(String, i64, i64)> =
+                villages.into_iter().filter(|(v, _, _)| v.starts_with(&scope)).collect();
+            let t = table(
+                &villages
+                    .iter()
+                    .map(|(v, s, o)| (v.as_str(), *s, *o))
+                    .collect::<Vec<_>>(),
+            );
+            let totals: Vec<(String, i64)> =
+                villages.iter().map(|(v, s, o)| (v.clone(), s + o)).collect();
+            let mut divisions: Vec<String> = Vec::new();
+            for (v, _) in &totals {
+                for level in Level::ALL {
+                    let len = level.code_len();
+                    if len >= scope.len() && !divisions.iter().any(|d| d == &v[..len]) {
+                        divisions.push(v[..len].to_owned());
+                    }
+                }
+            }
+            let mut published: Vec<Vec<bool>> = Vec::new();
+            for within in &divisions {
+                for level in Level::ALL {
+                    let answer = public(&t, &scope, within, level);
+                    if !answer.overall.withheld {
+                        let t = answer.overall.total;
+                        proptest::prop_assert!(t == 0 || t >= 5, "overall {t} of {within}");
+                    }
+                    for row in answer.rows.iter() {
+                        proptest::prop_assert!(row.total == 0 || row.total >= 5, "row {row:?}");
+                    }
+                    for code in answer.dissenting.iter() {
+                        let total = totals.iter().find(|(v, _)| v == code).map_or(0, |(_, n)| *n);
+                        proptest::prop_assert!(total >= 5);
+                    }
+                    published.extend(published_sets(&answer, within, &totals));
+                }
+            }
+            let unit = |i: usize| -> Vec<bool> { (0..totals.len()).map(|j| j == i).collect() };
+            for (i, (_, n)) in totals.iter().enumerate() {
+                if *n == 0 {
+                    published.push(unit(i));
+                }
+            }
+            let base = rank(&published);
+            for (i, (code, n)) in totals.iter().enumerate() {
+                if *n > 0 && *n < 5 {
+                    let mut with = published.clone();
+                    with.push(unit(i));
+                    proptest::prop_assert_eq!(rank(&with), base + 1, "{} ({} responses) is derivable", code, n);
+                }
             }
         }
     }

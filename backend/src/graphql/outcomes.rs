@@ -294,6 +294,10 @@ pub struct DivisionKpis {
     pub unsatisfied: i64,
     /// Satisfied over all replies to explanations.
     pub satisfaction: Option<f64>,
+    /// True when some topic scoped above this division is left out of the
+    /// row: its cell here is too small to show to someone who may not read
+    /// its opinions.
+    pub withheld: bool,
 }
 
 #[derive(SimpleObject)]
@@ -336,6 +340,7 @@ impl From<crate::domain::dashboard::Kpis> for DivisionKpis {
             explained: k.explained,
             satisfied: k.satisfied,
             unsatisfied: k.unsatisfied,
+            withheld: k.withheld,
         }
     }
 }

@@ -467,12 +467,19 @@ pub struct ChoiceCount {
 #[graphql(complex)]
 pub struct DivisionResult {
     pub division_code: String,
-    /// True when this row stands for several divisions with fewer than
-    /// `minCell` responses each, folded into this parent for privacy.
+    /// True when this row stands for several sibling divisions shown only
+    /// together (some have fewer than `minCell` responses, the rest keep
+    /// them from being worked out by difference), folded into this parent.
     pub folded: bool,
     /// How many divisions the row covers.
     pub divisions: i32,
-    pub total: i64,
+    /// True when the responses may not be shown to you at all: fewer than
+    /// `minCell` of them, or hidden so that a smaller cell cannot be worked
+    /// out by difference. `total`, `participation` and `quorumMet` are then
+    /// null and `counts` empty.
+    pub withheld: bool,
+    /// Responses; null when withheld.
+    pub total: Option<i64>,
     /// Eligible residents (counted when the topic opened or closed).
     pub eligible: i64,
     /// Respondents over eligible residents (0–1).
@@ -507,7 +514,9 @@ pub struct TopicResults {
     /// Villages (with at least `minCell` responses) whose majority dissents.
     pub dissenting_division_codes: Vec<String>,
     pub min_cell: i32,
-    /// False when small cells were folded (public view).
+    /// False for anyone who may not read the topic's opinions: cells under
+    /// `minCell` are then folded or withheld, never shown (see README,
+    /// Privacy).
     pub full_detail: bool,
     #[graphql(skip)]
     pub counters_version: u64,
@@ -519,16 +528,18 @@ fn to_gql_results(r: results::TopicResults) -> TopicResults {
         division_code: row.code.clone(),
         folded: row.folded,
         divisions: i32::try_from(row.divisions).unwrap_or(i32::MAX),
-        total: row.total,
+        withheld: row.withheld,
+        total: (!row.withheld).then_some(row.total),
         eligible: row.eligible,
-        participation: row.participation(),
-        quorum_met: quorum.map(|q| {
+        participation: row.participation().filter(|_| !row.withheld),
+        quorum_met: quorum.filter(|_| !row.withheld).map(|q| {
             row.participation()
                 .is_some_and(|p| p * 100.0 >= f64::from(q))
         }),
         counts: row
             .counts
             .iter()
+            .filter(|_| !row.withheld)
             .map(|(choice, count)| ChoiceCount {
                 stance: stance_of(choice),
                 option_id: option_id_of(choice),

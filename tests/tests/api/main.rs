@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod integrity;
 mod outcomes;
+mod privacy;
 mod reminders;
 mod residency_and_roles;
 mod suggestions;

@@ -122,6 +122,7 @@ const en: typeof zh = {
     participation: 'Participation',
     folded: '{name} ({n} small divisions combined)',
     privacy: 'To protect privacy, divisions with fewer than {k} responses are combined into the one above.',
+    withheld: 'Fewer than {k} responses: the results are not shown, to protect privacy.',
     none: 'No opinions were given',
   },
   opinions: { title: 'My opinions', empty: 'You have not given an opinion yet' },

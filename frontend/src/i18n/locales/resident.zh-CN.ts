@@ -121,6 +121,7 @@ export default {
     participation: '参与率',
     folded: '{name}（{n} 个人数较少的地区合并）',
     privacy: '为保护隐私，人数少于 {k} 的地区已合并到上一级显示。',
+    withheld: '参与人数少于 {k}，为保护隐私暂不公开结果。',
     none: '本议题没有收到意见',
   },
   opinions: { title: '我的意见', empty: '您还没有发表过意见' },
