@@ -9,6 +9,7 @@ pub mod demo;
 pub mod divisions;
 pub mod email_preferences;
 pub mod explanations;
+pub mod live;
 pub mod notifications;
 pub mod opinion_writer;
 pub mod opinions;
