@@ -473,3 +473,29 @@ async fn metrics_are_served_on_their_own_address_and_not_on_the_public_one() {
         .unwrap();
     assert_eq!(other.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_once_its_connections_close() {
+    let mut server = Server::start(&[]).await;
+    // A connection kept open without a request does not hold the shutdown.
+    let idle = TcpStream::connect(format!("127.0.0.1:{}", server.port)).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}:\n{}", server.log_text());
+    assert!(server.log_text().contains("shutting down"));
+    drop(idle);
+}
