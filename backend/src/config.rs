@@ -58,6 +58,46 @@ pub struct Settings {
     /// Per-IP and per-account quotas (`YISHI_RATE_LIMIT_*`) and the proxies
     /// whose `X-Forwarded-For` is believed (`YISHI_TRUSTED_PROXY`).
     pub rate_limits: RateLimitSettings,
+    /// Where `/metrics` is served to anyone who can reach it (an address
+    /// only the monitoring network sees); `None`: not served apart.
+    pub metrics_bind: Option<SocketAddr>,
+    /// A bearer token that opens `/metrics` (on the public port too);
+    /// `None`: the public port does not serve metrics at all.
+    pub metrics_token: Option<SecretString>,
+    /// Connection caps and timeouts of the listeners and of `/graphql/ws`.
+    pub limits: ConnectionLimits,
+}
+
+/// How many connections the server holds and for how long a client may
+/// take to say what it wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open HTTP connections at most (per listener); more are refused.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (on a new connection,
+    /// and between requests on a kept-alive one).
+    pub header_read_timeout: Duration,
+    /// `/graphql/ws` connections at most, in all.
+    pub ws_max_connections: usize,
+    /// `/graphql/ws` connections at most from one client address.
+    pub ws_max_connections_per_ip: usize,
+    /// Subscriptions running at once on one `/graphql/ws` connection.
+    pub ws_max_subscriptions: usize,
+    /// Time a `/graphql/ws` client has to send `connection_init`.
+    pub ws_init_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            ws_max_connections: 1024,
+            ws_max_connections_per_ip: 32,
+            ws_max_subscriptions: 16,
+            ws_init_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +141,14 @@ struct FileSettings {
     yishi_rate_limit_opinion_per_ip: Option<String>,
     yishi_rate_limit_opinion_per_account: Option<String>,
     yishi_trusted_proxy: Option<String>,
+    yishi_metrics_bind: Option<String>,
+    yishi_metrics_token: Option<String>,
+    yishi_max_connections: Option<String>,
+    yishi_header_read_timeout_secs: Option<String>,
+    yishi_ws_max_connections: Option<String>,
+    yishi_ws_max_connections_per_ip: Option<String>,
+    yishi_ws_max_subscriptions: Option<String>,
+    yishi_ws_init_timeout_secs: Option<String>,
 }
 
 impl FileSettings {
@@ -361,6 +409,78 @@ impl Settings {
 
         let rate_limits = rate_limit_settings(&env, &file)?;
 
+        let metrics_bind = match get("YISHI_METRICS_BIND", &file.yishi_metrics_bind) {
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "YISHI_METRICS_BIND",
+                    format!("{raw:?} is not an address:port such as 127.0.0.1:9090"),
+                )
+            })?),
+            None => None,
+        };
+        let metrics_token = match get("YISHI_METRICS_TOKEN", &file.yishi_metrics_token) {
+            // Never echo the value: it is a credential.
+            Some(t) if t.len() < 16 => {
+                return Err(invalid(
+                    "YISHI_METRICS_TOKEN",
+                    "must be at least 16 characters",
+                ))
+            }
+            Some(t) => Some(SecretString::from(t)),
+            None => None,
+        };
+        let defaults = ConnectionLimits::default();
+        let limits = ConnectionLimits {
+            max_connections: parse_number(
+                "YISHI_MAX_CONNECTIONS",
+                get("YISHI_MAX_CONNECTIONS", &file.yishi_max_connections),
+                defaults.max_connections,
+                1..=1_000_000,
+            )?,
+            header_read_timeout: Duration::from_secs(parse_number(
+                "YISHI_HEADER_READ_TIMEOUT_SECS",
+                get(
+                    "YISHI_HEADER_READ_TIMEOUT_SECS",
+                    &file.yishi_header_read_timeout_secs,
+                ),
+                defaults.header_read_timeout.as_secs(),
+                1..=300,
+            )?),
+            ws_max_connections: parse_number(
+                "YISHI_WS_MAX_CONNECTIONS",
+                get("YISHI_WS_MAX_CONNECTIONS", &file.yishi_ws_max_connections),
+                defaults.ws_max_connections,
+                0..=1_000_000,
+            )?,
+            ws_max_connections_per_ip: parse_number(
+                "YISHI_WS_MAX_CONNECTIONS_PER_IP",
+                get(
+                    "YISHI_WS_MAX_CONNECTIONS_PER_IP",
+                    &file.yishi_ws_max_connections_per_ip,
+                ),
+                defaults.ws_max_connections_per_ip,
+                1..=1_000_000,
+            )?,
+            ws_max_subscriptions: parse_number(
+                "YISHI_WS_MAX_SUBSCRIPTIONS",
+                get(
+                    "YISHI_WS_MAX_SUBSCRIPTIONS",
+                    &file.yishi_ws_max_subscriptions,
+                ),
+                defaults.ws_max_subscriptions,
+                1..=10_000,
+            )?,
+            ws_init_timeout: Duration::from_secs(parse_number(
+                "YISHI_WS_INIT_TIMEOUT_SECS",
+                get(
+                    "YISHI_WS_INIT_TIMEOUT_SECS",
+                    &file.yishi_ws_init_timeout_secs,
+                ),
+                defaults.ws_init_timeout.as_secs(),
+                1..=300,
+            )?),
+        };
+
         Ok(Self {
             database_url,
             bind,
@@ -384,6 +504,9 @@ impl Settings {
             mail_rate_per_sec,
             mail_max_attempts,
             rate_limits,
+            metrics_bind,
+            metrics_token,
+            limits,
         })
     }
 
@@ -595,6 +718,39 @@ mod tests {
                 .unwrap_err()
                 .var,
             "YISHI_TRUSTED_PROXY"
+        );
+    }
+
+    #[test]
+    fn connection_limits_and_metrics_access_have_defaults_and_can_be_set() {
+        use secrecy::ExposeSecret;
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.limits, ConnectionLimits::default());
+        assert!(s.metrics_bind.is_none() && s.metrics_token.is_none());
+        let s = settings(&[
+            ("YISHI_MAX_CONNECTIONS", "10"),
+            ("YISHI_HEADER_READ_TIMEOUT_SECS", "3"),
+            ("YISHI_WS_MAX_SUBSCRIPTIONS", "2"),
+            ("YISHI_METRICS_BIND", "127.0.0.1:9090"),
+            ("YISHI_METRICS_TOKEN", "scrape-token-0123456789"),
+        ])
+        .unwrap();
+        assert_eq!(s.limits.max_connections, 10);
+        assert_eq!(s.limits.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(s.limits.ws_max_subscriptions, 2);
+        assert_eq!(s.metrics_bind.unwrap().port(), 9090);
+        assert_eq!(
+            s.metrics_token.unwrap().expose_secret(),
+            "scrape-token-0123456789"
+        );
+        let err = settings(&[("YISHI_METRICS_TOKEN", "hunter2")]).unwrap_err();
+        assert_eq!(err.var, "YISHI_METRICS_TOKEN");
+        assert!(!err.to_string().contains("hunter2"));
+        assert_eq!(
+            settings(&[("YISHI_HEADER_READ_TIMEOUT_SECS", "0")])
+                .unwrap_err()
+                .var,
+            "YISHI_HEADER_READ_TIMEOUT_SECS"
         );
     }
 

@@ -146,12 +146,40 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tokio::spawn(yishi::domain::topics::scheduler_loop(services.clone()));
             tokio::spawn(yishi::domain::topics::notices::run_loop(services.clone()));
             let mail = yishi::mail::worker::Worker::from_settings(&services)?;
-            axum::serve(
+            // One shutdown signal for every listener.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            let until_stopped = move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                }
+            };
+            let settings = services.settings.clone();
+            if let Some(metrics_bind) = settings.metrics_bind {
+                let metrics = TcpListener::bind(metrics_bind).await.with_context(|| {
+                    format!("cannot listen on {metrics_bind} (YISHI_METRICS_BIND)")
+                })?;
+                tracing::info!("metrics on http://{metrics_bind}/metrics");
+                let router = yishi::http::metrics::router(settings.metrics_token.as_ref());
+                let settings = settings.clone();
+                let stopped = until_stopped();
+                tokio::spawn(async move {
+                    if let Err(e) = yishi::server::serve(metrics, router, &settings, stopped).await
+                    {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
+            yishi::server::serve(
                 listener,
-                yishi::build_app(services.clone())
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                yishi::build_app(services.clone()),
+                &settings,
+                until_stopped(),
             )
-            .with_graceful_shutdown(shutdown_signal())
             .await?;
             if let Some(mail) = mail {
                 mail.shutdown().await;

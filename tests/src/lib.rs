@@ -282,13 +282,12 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let app = yishi::build_app(services.clone());
+    // The binary's own serving code: its timeouts and caps are under test too.
+    let serving = services.settings.clone();
     let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server runs");
+        yishi::server::serve(listener, app, &serving, std::future::pending())
+            .await
+            .expect("server runs");
     });
     TestApp {
         addr,

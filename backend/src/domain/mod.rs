@@ -10,6 +10,7 @@ pub mod disclosure;
 pub mod divisions;
 pub mod email_preferences;
 pub mod explanations;
+pub mod live;
 pub mod notifications;
 pub mod opinion_writer;
 pub mod opinions;

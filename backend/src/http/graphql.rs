@@ -14,15 +14,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
 };
 use async_graphql::Positioned;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
@@ -310,7 +308,7 @@ fn respond(
 }
 
 /// A refusal before execution: JSON `{"errors": [...]}` with a code.
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
@@ -348,38 +346,4 @@ pub async fn method_not_allowed(method: Method) -> Response {
     resp.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
     resp
-}
-
-/// `/graphql/ws`: subscriptions over graphql-transport-ws (and the older
-/// graphql-ws). The access token comes in the `connection_init` payload as
-/// `{"Authorization": "Bearer …"}` (or `authToken`).
-pub async fn ws(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let schema = state.ws_schema.clone();
-    let jwt = state.services.jwt.clone();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                        .or_else(|| {
-                            payload
-                                .get("authToken")
-                                .and_then(|v| v.as_str())
-                                .map(|t| format!("Bearer {t}"))
-                        });
-                    let mut data = async_graphql::Data::default();
-                    data.insert(RequestAuth::from_header(header.as_deref(), &jwt));
-                    Ok(data)
-                })
-                .serve()
-        })
 }

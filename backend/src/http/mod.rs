@@ -8,6 +8,7 @@ pub mod metrics;
 mod response_cache;
 mod security;
 mod unsubscribe;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,17 +50,21 @@ pub struct AppState {
     pub responses: response_cache::ResponseCache,
     /// Parsed documents by query text.
     pub documents: DocumentCache,
+    /// Open `/graphql/ws` connections, counted against their caps.
+    pub ws_gate: ws::WsGate,
 }
 
 /// The whole application as a router, ready to serve or to test.
 pub fn build_app(services: Services) -> Router {
     metrics::init();
+    let metrics_access = metrics::Access::public(services.settings.metrics_token.as_ref());
     let static_dir = services.settings.static_dir.clone();
     let state = AppState {
         schema: build_schema(Some(services.clone())),
         ws_schema: build_ws_schema(Some(services.clone())),
         responses: response_cache::ResponseCache::default(),
         documents: DocumentCache::default(),
+        ws_gate: ws::WsGate::default(),
         services: Arc::new(services),
     };
     let index = static_dir.join("index.html");
@@ -75,7 +80,7 @@ pub fn build_app(services: Services) -> Router {
                 .post(graphql::post)
                 .fallback(graphql::method_not_allowed),
         )
-        .route("/graphql/ws", get(graphql::ws))
+        .route("/graphql/ws", get(ws::ws))
         .route("/api/topics/{id}/opinions.csv", get(export::opinions_csv))
         .route("/api/topics/{id}/{file}", get(export::report))
         .route(
@@ -84,7 +89,7 @@ pub fn build_app(services: Services) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(metrics::render).with_state(metrics_access))
         .fallback_service(spa)
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(metrics::track))

@@ -13,7 +13,9 @@
 //! it (a role revoked, a division renamed).
 //!
 //! Only documents whose root fields are all `topicResults` are kept, and only
-//! answers without errors.
+//! answers without errors. The budget counts everything an entry holds (key,
+//! answer, counters, the map's own share), so [`MAX_BYTES`] bounds the
+//! cache's memory whatever clients send.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,34 +23,51 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::Selection;
 use axum::body::Bytes;
+use sha2::{Digest as _, Sha256};
 
 use crate::domain::results::Freshness;
 use crate::domain::tally_cache::TallyCache;
 
 /// How long an answer is kept even when its counters do not change.
 const MAX_AGE: Duration = Duration::from_secs(2);
-/// Bytes of answers kept at most; beyond it, expired ones go, then all.
+/// Bytes kept at most (entries whole, see [`Entry::cost`]); beyond it,
+/// expired ones go, then all.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// What a map slot costs beside the entry itself: hashbrown's control byte
+/// and spare capacity (the table is at most 7/8 full, and doubles).
+const SLOT_OVERHEAD: usize = 2 * (std::mem::size_of::<Key>() + std::mem::size_of::<Entry>()) + 8;
 /// The root field whose answers are kept.
 const CACHEABLE_FIELD: &str = "topicResults";
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
-    body: Bytes,
-    authorization: Option<String>,
-}
+/// A digest of the request body and the credentials it came with: a fixed
+/// 32 bytes however large the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key([u8; 32]);
 
 impl Key {
     /// The key of a POST body, when its document asks only for results.
     pub fn for_request(
-        body: &Bytes,
+        body: &[u8],
         request: &mut async_graphql::Request,
         authorization: Option<&str>,
     ) -> Option<Self> {
-        only_results(request).then(|| Self {
-            body: body.clone(),
-            authorization: authorization.map(str::to_owned),
-        })
+        only_results(request).then(|| Self::digest(body, authorization))
+    }
+
+    fn digest(body: &[u8], authorization: Option<&str>) -> Self {
+        let mut hasher = Sha256::new();
+        // Length-prefixed, so no body and credentials pair can collide with
+        // another by moving bytes from one to the other.
+        hasher.update((body.len() as u64).to_le_bytes());
+        hasher.update(body);
+        match authorization {
+            Some(value) => {
+                hasher.update([1]);
+                hasher.update(value.as_bytes());
+            }
+            None => hasher.update([0]),
+        }
+        Self(hasher.finalize().into())
     }
 }
 
@@ -62,6 +81,14 @@ struct Entry {
 impl Entry {
     fn is_fresh(&self) -> bool {
         self.stored_at.elapsed() < MAX_AGE
+    }
+
+    /// Bytes this entry holds in the cache: its answer, its counters, and
+    /// its slot in the map (key and entry, with the table's spare room).
+    fn cost(&self) -> usize {
+        self.body.len()
+            + self.counters.capacity() * std::mem::size_of::<(i64, u64)>()
+            + SLOT_OVERHEAD
     }
 }
 
@@ -91,7 +118,7 @@ impl ResponseCache {
             if turns.len() >= TURNS_KEPT {
                 turns.retain(|_, lock| Arc::strong_count(lock) > 1);
             }
-            turns.entry(key.clone()).or_default().clone()
+            turns.entry(*key).or_default().clone()
         };
         lock.lock_owned().await
     }
@@ -116,27 +143,32 @@ impl ResponseCache {
         if counters.is_empty() || body.len() > MAX_BYTES / 8 {
             return;
         }
+        let entry = Entry {
+            body,
+            counters,
+            stored_at: Instant::now(),
+        };
+        let cost = entry.cost();
         let mut entries = self.entries.lock().expect("response cache poisoned");
-        if entries.bytes + body.len() > MAX_BYTES {
+        if entries.bytes + cost > MAX_BYTES {
             entries.map.retain(|_, e| e.is_fresh());
-            entries.bytes = entries.map.values().map(|e| e.body.len()).sum();
-            if entries.bytes + body.len() > MAX_BYTES {
-                entries.map.clear();
-                entries.bytes = 0;
+            if entries.bytes + cost > MAX_BYTES {
+                // Still full of fresh answers: start again rather than keep
+                // more than the budget.
+                entries.map = HashMap::new();
             }
+            entries.bytes = entries.map.values().map(Entry::cost).sum();
         }
-        entries.bytes += body.len();
-        let replaced = entries.map.insert(
-            key,
-            Entry {
-                body,
-                counters,
-                stored_at: Instant::now(),
-            },
-        );
-        if let Some(old) = replaced {
-            entries.bytes -= old.body.len();
+        entries.bytes += cost;
+        if let Some(old) = entries.map.insert(key, entry) {
+            entries.bytes -= old.cost();
         }
+    }
+
+    /// Bytes the kept answers hold, as counted against [`MAX_BYTES`].
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.entries.lock().expect("response cache poisoned").bytes
     }
 }
 
@@ -193,11 +225,47 @@ mod tests {
     #[test]
     fn an_answer_without_counters_is_not_kept() {
         let cache = ResponseCache::default();
-        let key = Key {
-            body: Bytes::from_static(b"{}"),
-            authorization: None,
-        };
-        cache.put(key.clone(), Bytes::from_static(b"x"), Vec::new());
+        let key = Key::digest(b"{}", None);
+        cache.put(key, Bytes::from_static(b"x"), Vec::new());
         assert!(cache.get(&key, &TallyCache::new()).is_none());
+    }
+
+    #[test]
+    fn keys_are_digests_of_body_and_credentials() {
+        let body = " ".repeat(200_000);
+        assert_eq!(std::mem::size_of::<Key>(), 32);
+        assert_eq!(
+            Key::digest(body.as_bytes(), None),
+            Key::digest(body.as_bytes(), None)
+        );
+        assert_ne!(Key::digest(b"{}", None), Key::digest(b"{} ", None));
+        assert_ne!(Key::digest(b"{}", None), Key::digest(b"{}", Some("")));
+        assert_ne!(
+            Key::digest(b"{}", Some("Bearer a")),
+            Key::digest(b"{}", Some("Bearer b"))
+        );
+    }
+
+    #[test]
+    fn the_budget_counts_every_entry_and_is_never_exceeded() {
+        let cache = ResponseCache::default();
+        let answer = Bytes::from(vec![b'x'; 100]);
+        let per_entry = Entry {
+            body: answer.clone(),
+            counters: vec![(1, 1)],
+            stored_at: Instant::now(),
+        }
+        .cost();
+        assert!(
+            per_entry > 100 + 32,
+            "key and slot are counted: {per_entry}"
+        );
+        // Far more entries than fit: fresh ones all, so the cache restarts.
+        for i in 0..(MAX_BYTES / per_entry) * 3 {
+            let key = Key::digest(&i.to_le_bytes(), None);
+            cache.put(key, answer.clone(), vec![(1, 1)]);
+            assert!(cache.bytes() <= MAX_BYTES);
+        }
+        assert!(cache.bytes() > 0);
     }
 }

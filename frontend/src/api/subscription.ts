@@ -3,7 +3,9 @@
  * The graphql-ws client is loaded on first use, so pages without live data
  * never download it. The access token goes in `connection_init` as
  * `{"Authorization": "Bearer …"}`; the socket is reopened when the session
- * changes.
+ * changes. The server ends a subscription when the token it was opened
+ * with expires (UNAUTHENTICATED): it is then opened again on a new socket
+ * with a refreshed token, at most once per {@link RENEW_AFTER_MS}.
  */
 import { onScopeDispose, shallowRef, toValue, watch, type MaybeRefOrGetter, type ShallowRef } from 'vue'
 import type { Client } from 'graphql-ws'
@@ -12,6 +14,9 @@ import { fromGraphQLErrors, networkError, type ApiError, type GraphQLErrorLike }
 import { session } from './session'
 
 let clientPromise: Promise<Client> | null = null
+
+/** A subscription whose token expired is renewed at most this often. */
+export const RENEW_AFTER_MS = 10_000
 
 export function wsUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/graphql/ws`
@@ -53,6 +58,7 @@ export function useSubscription<R, V>(
   const data = shallowRef<R | undefined>()
   const error = shallowRef<ApiError | null>(null)
   let stop: (() => void) | null = null
+  let renewedAt = 0
 
   async function start(vars: V): Promise<void> {
     stop?.()
@@ -62,14 +68,26 @@ export function useSubscription<R, V>(
       cancelled = true
       unsubscribe?.()
     }
-    const c = await client()
+    const used = client()
+    const c = await used
     if (cancelled) return
     unsubscribe = c.subscribe<R>(
       { query: doc.toString(), variables: vars as Record<string, unknown> },
       {
         next: (msg) => {
-          if (msg.errors?.length) error.value = fromGraphQLErrors(msg.errors as GraphQLErrorLike[])
-          else if (msg.data) {
+          if (msg.errors?.length) {
+            const err = fromGraphQLErrors(msg.errors as GraphQLErrorLike[])
+            const now = Date.now()
+            if (err.code === 'UNAUTHENTICATED' && session.accessToken && now - renewedAt > RENEW_AFTER_MS) {
+              // The socket speaks for the expired token: the next one is
+              // opened with a refreshed token (the old one closes once idle).
+              renewedAt = now
+              if (clientPromise === used) clientPromise = null
+              void start(vars)
+              return
+            }
+            error.value = err
+          } else if (msg.data) {
             data.value = msg.data
             opts.onData?.(msg.data)
           }

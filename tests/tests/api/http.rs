@@ -1,8 +1,9 @@
 use serde_json::json;
-use yishi_tests::{db_tests, error_code, spawn_app, Backend};
+use yishi_tests::{db_tests, error_code, spawn_app, spawn_app_with, Backend};
 
 async fn health_readiness_and_metrics_answer(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let token = "metrics-token-for-tests-0123";
+    let app = spawn_app_with(backend, &[("YISHI_METRICS_TOKEN", token)]).await;
     let health = app
         .client
         .get(format!("{}/healthz", app.url))
@@ -22,6 +23,7 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
     let metrics = app
         .client
         .get(format!("{}/metrics", app.url))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()

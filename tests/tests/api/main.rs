@@ -4,6 +4,7 @@
 mod accounts;
 mod authz_matrix;
 mod divisions;
+mod doors;
 mod email;
 mod headers;
 mod hostile;
