@@ -562,8 +562,9 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Opt
         .await?)
 }
 
-/// Changes the password after checking the current one; every other session
-/// is signed out.
+/// Changes the password after checking the current one; every session of
+/// the user, this one included, is signed out (its access tokens at once),
+/// so whoever knew the old password keeps nothing.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `currentPassword` when it is wrong or on `newPassword`

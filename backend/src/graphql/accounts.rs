@@ -108,7 +108,8 @@ impl AccountsMutation {
         ))
     }
 
-    /// Changes the password; other sessions are signed out.
+    /// Changes the password; every session, this one included, is signed
+    /// out: sign in again with the new password.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
