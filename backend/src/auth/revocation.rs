@@ -20,6 +20,7 @@
 //! every few seconds (`domain::accounts::sync_revocations`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ use crate::events::{Event, EventBus};
 
 /// Seconds of clock skew the access-token verifier tolerates past `exp`.
 pub const LEEWAY_SECS: i64 = 5;
+/// Expired entries are swept at most this often: a sweep walks the whole set
+/// under the write lock, which the request path must not wait on per revoke.
+const SWEEP_EVERY_SECS: i64 = 10;
 
 /// The ids of sessions revoked within the last access-token TTL; cheap to
 /// clone, and all clones share one set.
@@ -36,6 +40,8 @@ pub const LEEWAY_SECS: i64 = 5;
 pub struct Revocations {
     /// Session id → when it may be forgotten (Unix seconds).
     revoked: Arc<RwLock<HashMap<String, i64>>>,
+    /// When the next sweep of expired entries is due (Unix seconds).
+    sweep_at: Arc<AtomicI64>,
     /// How long after its revocation an entry is kept.
     hold_secs: i64,
 }
@@ -53,6 +59,7 @@ impl Revocations {
     pub fn new(ttl: Duration) -> Self {
         Self {
             revoked: Arc::default(),
+            sweep_at: Arc::default(),
             hold_secs: i64::try_from(ttl.as_secs())
                 .unwrap_or(i64::MAX / 2)
                 .saturating_add(LEEWAY_SECS + 1),
@@ -60,7 +67,7 @@ impl Revocations {
     }
 
     /// Adds `sessions`, revoked at `at`. Entries whose tokens have all
-    /// expired are dropped on the way.
+    /// expired are dropped on the way (every [`SWEEP_EVERY_SECS`] at most).
     ///
     /// # Panics
     /// When the lock was poisoned by a panic while held (never: nothing in
@@ -75,7 +82,11 @@ impl Revocations {
         let now = Utc::now().timestamp();
         let forget_at = at.timestamp().max(now).saturating_add(self.hold_secs);
         let mut revoked = self.revoked.write().expect("revocations poisoned");
-        revoked.retain(|_, until| *until > now);
+        if now >= self.sweep_at.load(Ordering::Relaxed) {
+            revoked.retain(|_, until| *until > now);
+            self.sweep_at
+                .store(now + SWEEP_EVERY_SECS, Ordering::Relaxed);
+        }
         for session in sessions {
             let entry = revoked.entry(session.into()).or_insert(forget_at);
             *entry = (*entry).max(forget_at);
@@ -114,6 +125,7 @@ impl Revocations {
     pub fn downgrade(&self) -> WeakRevocations {
         WeakRevocations {
             revoked: Arc::downgrade(&self.revoked),
+            sweep_at: self.sweep_at.clone(),
             hold_secs: self.hold_secs,
         }
     }
@@ -144,6 +156,7 @@ impl Revocations {
 #[derive(Clone, Debug)]
 pub struct WeakRevocations {
     revoked: Weak<RwLock<HashMap<String, i64>>>,
+    sweep_at: Arc<AtomicI64>,
     hold_secs: i64,
 }
 
@@ -152,6 +165,7 @@ impl WeakRevocations {
     pub fn upgrade(&self) -> Option<Revocations> {
         self.revoked.upgrade().map(|revoked| Revocations {
             revoked,
+            sweep_at: self.sweep_at.clone(),
             hold_secs: self.hold_secs,
         })
     }
@@ -174,6 +188,12 @@ mod tests {
             let mut map = revocations.revoked.write().unwrap();
             map.insert("old".into(), long_ago.timestamp());
         }
+        // Within the sweep interval the expired entry stays (harmless: its
+        // tokens are expired anyway)...
+        revocations.revoke(["c"], Utc::now());
+        assert_eq!(revocations.len(), 3);
+        // ...and goes with the next sweep.
+        revocations.sweep_at.store(0, Ordering::Relaxed);
         revocations.revoke(["c"], Utc::now());
         assert!(!revocations.is_revoked("old"));
         assert_eq!(revocations.len(), 2);
