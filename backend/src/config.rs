@@ -140,6 +140,8 @@ struct FileSettings {
     yishi_rate_limit_password_reset_per_account: Option<String>,
     yishi_rate_limit_opinion_per_ip: Option<String>,
     yishi_rate_limit_opinion_per_account: Option<String>,
+    yishi_rate_limit_password_change_per_ip: Option<String>,
+    yishi_rate_limit_password_change_per_account: Option<String>,
     yishi_trusted_proxy: Option<String>,
     yishi_metrics_bind: Option<String>,
     yishi_metrics_token: Option<String>,
@@ -170,6 +172,12 @@ impl FileSettings {
             "YISHI_RATE_LIMIT_OPINION_PER_IP" => self.yishi_rate_limit_opinion_per_ip.clone(),
             "YISHI_RATE_LIMIT_OPINION_PER_ACCOUNT" => {
                 self.yishi_rate_limit_opinion_per_account.clone()
+            }
+            "YISHI_RATE_LIMIT_PASSWORD_CHANGE_PER_IP" => {
+                self.yishi_rate_limit_password_change_per_ip.clone()
+            }
+            "YISHI_RATE_LIMIT_PASSWORD_CHANGE_PER_ACCOUNT" => {
+                self.yishi_rate_limit_password_change_per_account.clone()
             }
             _ => None,
         }

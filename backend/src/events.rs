@@ -56,6 +56,9 @@ pub enum Event {
     TopicResultsChanged { topic_id: i64 },
     /// A topic moved to another state.
     TopicStateChanged { topic_id: i64, state: String },
+    /// Sessions were signed out: their access tokens must be refused at
+    /// once on every instance (see `auth::revocation`).
+    SessionsRevoked { sessions: Vec<String> },
 }
 
 /// An event as it crosses instances: who sent it, so an instance can tell
@@ -359,6 +362,7 @@ mod tests {
             Event::TopicResultsChanged { topic_id } | Event::TopicStateChanged { topic_id, .. } => {
                 *topic_id
             }
+            Event::SessionsRevoked { .. } => -1,
         }
     }
 

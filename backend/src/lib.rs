@@ -79,6 +79,10 @@ pub async fn init_services_with_clock(
         events,
         opinion_writer: None,
     };
+    // Signed-out sessions are refused on every instance without a query per
+    // request (see `auth::revocation`).
+    services.jwt.revocations().follow(&services.events);
+    crate::domain::accounts::spawn_revocation_sync(&services);
     services.opinion_writer = Some(crate::domain::opinion_writer::OpinionWriter::spawn(
         services.clone(),
     ));

@@ -1,5 +1,7 @@
 //! Rate limits: the one place that says how often a client IP or an account
-//! may log in, register, ask for a password reset, or submit an opinion.
+//! may log in, register, ask for or complete a password reset, change a
+//! password, or submit an opinion. Every action that runs argon2 is here, so
+//! no door lets a client spend the server's CPU on password hashing at will.
 //!
 //! Each action has two keyed GCRA limiters (governor): one per client IP and
 //! one per account (the normalised email for the anonymous actions, the user
@@ -30,16 +32,20 @@ pub struct ClientIp(pub Option<IpAddr>);
 pub enum Action {
     Login,
     Register,
+    /// Asking for a reset link, and setting a password with one.
     PasswordReset,
     SubmitOpinion,
+    /// `changePassword`, per client address and per user.
+    PasswordChange,
 }
 
 impl Action {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Login,
         Self::Register,
         Self::PasswordReset,
         Self::SubmitOpinion,
+        Self::PasswordChange,
     ];
 
     /// The variables that set its (per IP, per account) quotas.
@@ -61,6 +67,10 @@ impl Action {
                 "YISHI_RATE_LIMIT_OPINION_PER_IP",
                 "YISHI_RATE_LIMIT_OPINION_PER_ACCOUNT",
             ),
+            Self::PasswordChange => (
+                "YISHI_RATE_LIMIT_PASSWORD_CHANGE_PER_IP",
+                "YISHI_RATE_LIMIT_PASSWORD_CHANGE_PER_ACCOUNT",
+            ),
         }
     }
 
@@ -72,6 +82,7 @@ impl Action {
             Self::Register => (60, 5),
             Self::PasswordReset => (30, 3),
             Self::SubmitOpinion => (1_200, 30),
+            Self::PasswordChange => (30, 5),
         }
     }
 
@@ -90,7 +101,7 @@ pub struct ActionQuota {
 /// All quotas, as read from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
-    pub quotas: [ActionQuota; 4],
+    pub quotas: [ActionQuota; 5],
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -124,7 +135,7 @@ struct ActionLimiters {
 /// The limiters of a running instance; cheap to clone.
 #[derive(Clone)]
 pub struct RateLimits {
-    actions: Arc<[ActionLimiters; 4]>,
+    actions: Arc<[ActionLimiters; 5]>,
     trusted_proxies: Arc<[IpAddr]>,
     checks: Arc<AtomicU64>,
 }

@@ -90,7 +90,7 @@ impl Serve {
         let resp: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/graphql", self.url))
             .json(&json!({
-                "query": "mutation($input: RegisterInput!) { register(input: $input) { user { id } } }",
+                "query": "mutation($input: RegisterInput!) { register(input: $input) { email } }",
                 "variables": { "input": { "email": email, "password": PASSWORD, "displayName": "居民" } },
             }))
             .send()

@@ -14,6 +14,7 @@ mod m20261125_000008_add_topic_reminded_at;
 mod m20261125_000009_create_bulk_emails;
 mod m20261126_000010_drop_opinions_topic_village_index;
 mod m20261126_000011_create_opinions_village_topic_index;
+mod m20261202_000020_create_refresh_tokens_revoked_index;
 mod m20261202_000030_create_opinions_meeting_index;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_create_bulk_emails::Migration),
             Box::new(m20261126_000010_drop_opinions_topic_village_index::Migration),
             Box::new(m20261126_000011_create_opinions_village_topic_index::Migration),
+            Box::new(m20261202_000020_create_refresh_tokens_revoked_index::Migration),
             Box::new(m20261202_000030_create_opinions_meeting_index::Migration),
         ]
     }

@@ -1,10 +1,14 @@
-//! Short-lived access tokens: HS256 only, issuer and expiry required.
+//! Short-lived access tokens: HS256 only, issuer and expiry required, and
+//! refused once their session is revoked (see [`super::revocation`]).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+use super::revocation::{Revocations, LEEWAY_SECS};
+use super::seal::Sealer;
 
 const ISSUER: &str = "yishi";
 /// Pinned: a token naming any other algorithm (including `none`) is refused.
@@ -16,6 +20,8 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    revoked: Revocations,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -34,6 +40,9 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session (refresh-token family) the token was issued to: revoking
+    /// it revokes the token. Required: a token without one is refused.
+    pub sid: String,
 }
 
 impl AccessClaims {
@@ -48,6 +57,8 @@ impl AccessClaims {
 pub enum TokenRejection {
     Expired,
     Invalid,
+    /// Its session was signed out (logout, password change or reset).
+    Revoked,
 }
 
 impl JwtKeys {
@@ -55,12 +66,14 @@ impl JwtKeys {
         let mut validation = Validation::new(ALGORITHM);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            revoked: Revocations::new(ttl),
+            sealer: Sealer::new(secret),
         }
     }
 
@@ -68,11 +81,35 @@ impl JwtKeys {
         self.ttl
     }
 
-    /// Signs an access token for `user_id`, valid from `now` for the TTL.
+    /// Seals secrets kept for a while in the database (email links) under a
+    /// key derived from the same server secret.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// The revoked sessions this verifier refuses (shared by every clone).
+    pub fn revocations(&self) -> &Revocations {
+        &self.revoked
+    }
+
+    /// Signs an access token for `user_id` in a session of its own (tools
+    /// and tests: no refresh token stands behind it), valid from `now` for
+    /// the TTL.
+    pub fn issue(&self, user_id: i32, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        self.issue_for_session(user_id, &uuid::Uuid::new_v4().to_string(), now)
+    }
+
+    /// Signs an access token for `user_id` in `session` (the refresh-token
+    /// family), valid from `now` for the TTL.
     ///
     /// # Panics
     /// Never in practice: HMAC signing of a serialisable struct cannot fail.
-    pub fn issue(&self, user_id: i32, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+    pub fn issue_for_session(
+        &self,
+        user_id: i32,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
         let expires_at = now + self.ttl;
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -80,23 +117,30 @@ impl JwtKeys {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: session.to_owned(),
         };
         let token = encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .expect("HS256 signing cannot fail");
         (token, expires_at)
     }
 
-    /// Checks signature, algorithm, issuer and expiry.
+    /// Checks signature, algorithm, issuer, expiry, and that the session
+    /// was not revoked.
     ///
     /// # Errors
-    /// [`TokenRejection::Expired`] or [`TokenRejection::Invalid`].
+    /// [`TokenRejection::Expired`], [`TokenRejection::Revoked`] or
+    /// [`TokenRejection::Invalid`].
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let claims = decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
                 _ => TokenRejection::Invalid,
-            })
+            })?;
+        if self.revoked.is_revoked(&claims.sid) {
+            return Err(TokenRejection::Revoked);
+        }
+        Ok(claims)
     }
 
     /// Signs a link token that does not expire (one-click unsubscribe): its
@@ -165,6 +209,33 @@ mod tests {
     }
 
     #[test]
+    fn a_token_of_a_revoked_session_is_refused_and_other_sessions_are_not() {
+        let keys = keys();
+        let (token, _) = keys.issue_for_session(7, "family-a", Utc::now());
+        let (other, _) = keys.issue_for_session(7, "family-b", Utc::now());
+        assert!(keys.verify(&token).is_ok());
+        keys.clone().revocations().revoke(["family-a"], Utc::now());
+        assert_eq!(keys.verify(&token), Err(TokenRejection::Revoked));
+        assert!(keys.verify(&other).is_ok());
+    }
+
+    #[test]
+    fn a_token_without_a_session_is_refused() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let exp = Utc::now().timestamp() + 600;
+        let claims =
+            serde_json::json!({"sub": "1", "iss": "yishi", "iat": 0, "exp": exp, "jti": "x"});
+        let token = encode(
+            &Header::new(ALGORITHM),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(b64.decode(token.split('.').nth(1).unwrap()).is_ok());
+        assert_eq!(keys().verify(&token), Err(TokenRejection::Invalid));
+    }
+
+    #[test]
     fn a_fresh_token_verifies() {
         let (token, _) = keys().issue(42, Utc::now());
         assert_eq!(keys().verify(&token).unwrap().user_id(), Some(42));
@@ -192,7 +263,7 @@ mod tests {
         let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let exp = Utc::now().timestamp() + 600;
         let claims = b64.encode(format!(
-            r#"{{"sub":"1","iss":"yishi","iat":0,"exp":{exp},"jti":"x"}}"#
+            r#"{{"sub":"1","iss":"yishi","iat":0,"exp":{exp},"jti":"x","sid":"s"}}"#
         ));
         assert_eq!(
             keys().verify(&format!("{header}.{claims}.")),
@@ -209,6 +280,7 @@ mod tests {
             iat: 0,
             exp,
             jti: "x".into(),
+            sid: "s".into(),
         };
         let token = encode(
             &Header::new(Algorithm::HS512),

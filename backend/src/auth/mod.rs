@@ -2,4 +2,6 @@
 
 pub mod jwt;
 pub mod password;
+pub mod revocation;
+pub mod seal;
 pub mod token;

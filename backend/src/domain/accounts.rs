@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -14,6 +14,7 @@ use super::Services;
 use crate::auth::token;
 use crate::entities::{email_tokens, refresh_tokens, users};
 use crate::error::{conflict_on_unique, Error, Result};
+use crate::events::Event;
 
 pub use users::Model as User;
 
@@ -171,13 +172,25 @@ pub struct Session {
     pub refresh_token_expires_at: DateTime<Utc>,
 }
 
-/// Creates an account and queues its verification email, then signs it in.
+/// What registering answers, whether the address was free or taken, so the
+/// answer never tells which: the address as it will be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub email: String,
+}
+
+/// Creates an account and queues its verification email. When the address
+/// already has an account, nothing is created and its owner is told by email
+/// instead ("someone tried to register with your address"); the caller gets
+/// the same answer after the same work (one argon2 hash, one transaction), so
+/// registering cannot be used to learn who has an account. Either way the
+/// caller signs in with `login` next.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` for a malformed email, name or locale or a weak password;
-/// `CONFLICT` when the email is taken.
+/// `BAD_USER_INPUT` for a malformed email, name or locale or a weak password
+/// (checked before the address is looked up).
 #[tracing::instrument(skip_all)]
-pub async fn register(svc: &Services, req: RegisterRequest) -> Result<Session> {
+pub async fn register(svc: &Services, req: RegisterRequest) -> Result<Registration> {
     let email = Email::parse(&req.email)?;
     let display_name = parse_display_name(&req.display_name)?;
     let locale = req
@@ -189,15 +202,54 @@ pub async fn register(svc: &Services, req: RegisterRequest) -> Result<Session> {
         "password",
         &[email.as_str(), &display_name],
     )?;
+    let answer = Registration {
+        email: email.as_str().to_owned(),
+    };
+    // Hashed for a taken address too: the time must not tell them apart.
     let hash = svc.passwords.hash(&password.0).await?;
 
     let now = svc.now();
     let txn = svc.db.begin().await?;
-    let user = insert_user(&txn, &email, hash, display_name, locale, None, now).await?;
+    if let Some(owner) = find_by_email(&txn, email.as_str()).await? {
+        queue_registration_attempt(svc, &txn, &owner, now).await?;
+        txn.commit().await?;
+        return Ok(answer);
+    }
+    let user = match insert_user(&txn, &email, hash, display_name, locale, None, now).await {
+        Ok(user) => user,
+        // Registered a moment ago by a concurrent request: same answer.
+        Err(Error::Conflict(_)) => return Ok(answer),
+        Err(e) => return Err(e),
+    };
     queue_verification(svc, &txn, &user, now).await?;
-    let session = start_session(svc, &txn, user, now).await?;
     txn.commit().await?;
-    Ok(session)
+    Ok(answer)
+}
+
+/// Tells the owner of an address that someone tried to register with it; at
+/// most one such email an hour, so the notice cannot be turned into a flood.
+async fn queue_registration_attempt(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    owner: &User,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    outbox::enqueue(
+        db,
+        NewEmail {
+            kind: EmailKind::RegistrationAttempt,
+            event: format!("registration_attempt:{}", now.format("%Y%m%d%H")),
+            recipient: owner.email.clone(),
+            user_id: Some(owner.id),
+            locale: owner.locale.clone(),
+            payload: serde_json::json!({
+                "display_name": owner.display_name,
+                "link": format!("{}/login", svc.settings.public_url),
+            }),
+        },
+        now,
+    )
+    .await
 }
 
 /// The one place a user row is created.
@@ -272,7 +324,7 @@ async fn issue_tokens(
     let refresh_expires_at = now + svc.settings.refresh_token_ttl;
     refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
         user_id: Set(user.id),
-        family_id: Set(family_id),
+        family_id: Set(family_id.clone()),
         token_hash: Set(token::digest(&refresh)),
         created_at: Set(now),
         expires_at: Set(refresh_expires_at),
@@ -282,7 +334,8 @@ async fn issue_tokens(
     })
     .exec_without_returning(db)
     .await?;
-    let (access_token, access_token_expires_at) = svc.jwt.issue(user.id, now);
+    let (access_token, access_token_expires_at) =
+        svc.jwt.issue_for_session(user.id, &family_id, now);
     Ok(Session {
         user,
         access_token,
@@ -328,8 +381,9 @@ pub async fn refresh(svc: &Services, refresh_token: &str) -> Result<Session> {
         .rows_affected
         == 1;
     if !claimed {
-        revoke_family(&txn, &stored.family_id, now).await?;
+        let revoked = revoke_family(&txn, &stored.family_id, now).await?;
         txn.commit().await?;
+        announce_revoked(svc, revoked, now).await;
         tracing::warn!(
             user_id = stored.user_id,
             "refresh token reuse; session family revoked"
@@ -347,36 +401,126 @@ pub async fn refresh(svc: &Services, refresh_token: &str) -> Result<Session> {
     Ok(session)
 }
 
+/// Revokes one session; returns its id for [`announce_revoked`].
 async fn revoke_family(
     db: &impl ConnectionTrait,
     family_id: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
         .filter(refresh_tokens::Column::FamilyId.eq(family_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(vec![family_id.to_owned()])
 }
 
+/// Revokes every session of `user_id`; returns their ids for
+/// [`announce_revoked`].
 async fn revoke_all_sessions(
     db: &impl ConnectionTrait,
     user_id: i32,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let families: Vec<String> = refresh_tokens::Entity::find()
+        .select_only()
+        .column(refresh_tokens::Column::FamilyId)
+        .distinct()
+        .filter(refresh_tokens::Column::UserId.eq(user_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
     refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
         .filter(refresh_tokens::Column::UserId.eq(user_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(families)
 }
 
-/// Signs out the session the refresh token belongs to. Unknown tokens are
-/// accepted silently: signing out twice is not an error.
+/// Sessions per notification: NOTIFY payloads are limited to 8,000 bytes.
+const SESSIONS_PER_EVENT: usize = 100;
+
+/// Makes the access tokens of `sessions` (revoked by a committed
+/// transaction) refused at once: here before answering, on the other
+/// instances through the event bus.
+async fn announce_revoked(svc: &Services, sessions: Vec<String>, now: DateTime<Utc>) {
+    if sessions.is_empty() {
+        return;
+    }
+    svc.jwt.revocations().revoke(sessions.iter().cloned(), now);
+    for chunk in sessions.chunks(SESSIONS_PER_EVENT) {
+        svc.events
+            .publish(Event::SessionsRevoked {
+                sessions: chunk.to_vec(),
+            })
+            .await;
+    }
+}
+
+/// How often each instance re-reads the recent revocations, to catch one
+/// whose notification it missed (an instance reconnecting to PostgreSQL).
+pub const REVOCATION_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Each re-read looks this far behind the previous one, so a revocation
+/// whose transaction committed late is not skipped.
+const REVOCATION_SYNC_OVERLAP: Duration = Duration::seconds(60);
+
+/// The sessions revoked after `since`.
+///
+/// # Errors
+/// Database errors only.
+pub async fn revoked_since(db: &impl ConnectionTrait, since: DateTime<Utc>) -> Result<Vec<String>> {
+    Ok(refresh_tokens::Entity::find()
+        .select_only()
+        .column(refresh_tokens::Column::FamilyId)
+        .distinct()
+        .filter(refresh_tokens::Column::RevokedAt.gt(since))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Loads the sessions revoked within the last access-token TTL now and then
+/// every [`REVOCATION_SYNC_INTERVAL`], into this instance's verifier; ends
+/// when the services are dropped.
+pub fn spawn_revocation_sync(svc: &Services) {
+    let db = svc.db.clone();
+    let clock = svc.clock.clone();
+    let weak = svc.jwt.revocations().downgrade();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REVOCATION_SYNC_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since = None;
+        let mut first = true;
+        loop {
+            tick.tick().await;
+            let Some(revocations) = weak.upgrade() else {
+                break;
+            };
+            let started = clock.now();
+            let from = since.unwrap_or_else(|| started - revocations.window());
+            match revoked_since(db.reader(), from).await {
+                Ok(sessions) => {
+                    revocations.revoke(sessions, started);
+                    since = Some(started - REVOCATION_SYNC_OVERLAP);
+                }
+                // Before the first migration there is no table yet.
+                Err(err) if first => {
+                    tracing::debug!(error = ?err, "cannot read revoked sessions yet")
+                }
+                Err(err) => tracing::warn!(error = ?err, "cannot re-read revoked sessions"),
+            }
+            first = false;
+        }
+    });
+}
+
+/// Signs out the session the refresh token belongs to: its refresh tokens
+/// and its access tokens stop working. Unknown tokens are accepted silently:
+/// signing out twice is not an error.
 ///
 /// # Errors
 /// Database errors only.
@@ -387,7 +531,10 @@ pub async fn logout(svc: &Services, refresh_token: &str) -> Result<()> {
         .one(&txn)
         .await?
     {
-        revoke_family(&txn, &stored.family_id, svc.now()).await?;
+        let revoked = revoke_family(&txn, &stored.family_id, svc.now()).await?;
+        txn.commit().await?;
+        announce_revoked(svc, revoked, svc.now()).await;
+        return Ok(());
     }
     txn.commit().await?;
     Ok(())
@@ -415,8 +562,9 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Opt
         .await?)
 }
 
-/// Changes the password after checking the current one; every other session
-/// is signed out.
+/// Changes the password after checking the current one; every session of
+/// the user, this one included, is signed out (its access tokens at once),
+/// so whoever knew the old password keeps nothing.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `currentPassword` when it is wrong or on `newPassword`
@@ -446,38 +594,51 @@ pub async fn change_password(
     let hash = svc.passwords.hash(&new.0).await?;
     let now = svc.now();
     let txn = svc.db.begin().await?;
-    set_password(&txn, user_id, hash, now).await?;
+    let revoked = set_password(&txn, user_id, hash, now).await?;
     txn.commit().await?;
+    announce_revoked(svc, revoked, now).await;
     Ok(())
 }
 
+/// Stores a new hash; every session of the user and every reset link still
+/// outstanding stop working. Returns the revoked sessions for
+/// [`announce_revoked`] once committed.
 async fn set_password(
     db: &impl ConnectionTrait,
     user_id: i32,
     hash: String,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(hash))
         .col_expr(users::Column::UpdatedAt, Expr::value(now))
         .filter(users::Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    supersede_tokens(db, user_id, PURPOSE_RESET, now).await?;
     revoke_all_sessions(db, user_id, now).await
 }
 
-/// Queues a password-reset email when the address has an account. Answers the
-/// same either way, so it cannot be used to probe for accounts.
+/// Queues a password-reset email when the address has an account. Answers
+/// the same either way and at once: the lookup and the queueing run after
+/// the answer, so neither its content nor its timing tells whether the
+/// address has an account.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a malformed address.
 pub async fn request_password_reset(svc: &Services, email: &str) -> Result<()> {
     let email = Email::parse(email)?;
-    let Some(user) = users::Entity::find()
-        .filter(users::Column::Email.eq(email.as_str()))
-        .one(svc.db.reader())
-        .await?
-    else {
+    let svc = svc.clone();
+    tokio::spawn(async move {
+        if let Err(err) = queue_password_reset(&svc, &email).await {
+            tracing::warn!(error = ?err, "cannot queue a password reset email");
+        }
+    });
+    Ok(())
+}
+
+async fn queue_password_reset(svc: &Services, email: &Email) -> Result<()> {
+    let Some(user) = find_by_email(svc.db.reader(), email.as_str()).await? else {
         return Ok(());
     };
     let now = svc.now();
@@ -494,7 +655,12 @@ pub async fn request_password_reset(svc: &Services, email: &str) -> Result<()> {
             locale: user.locale.clone(),
             payload: serde_json::json!({
                 "display_name": user.display_name,
-                "link": format!("{}/reset-password?token={raw}", svc.settings.public_url),
+                "sealed_link": outbox::seal_link(
+                    svc,
+                    EmailKind::PasswordReset,
+                    &user.email,
+                    &format!("{}/reset-password?token={raw}", svc.settings.public_url),
+                ),
                 "expires_at": (now + PASSWORD_RESET_TTL).to_rfc3339(),
             }),
         },
@@ -523,8 +689,9 @@ pub async fn reset_password(svc: &Services, raw_token: &str, new: &SecretString)
     let hash = svc.passwords.hash(&new.0).await?;
     let txn = svc.db.begin().await?;
     consume_token(&txn, &stored, now).await?;
-    set_password(&txn, user.id, hash, now).await?;
+    let revoked = set_password(&txn, user.id, hash, now).await?;
     txn.commit().await?;
+    announce_revoked(svc, revoked, now).await;
     Ok(())
 }
 
@@ -583,7 +750,12 @@ async fn queue_verification(
             locale: user.locale.clone(),
             payload: serde_json::json!({
                 "display_name": user.display_name,
-                "link": format!("{}/verify-email?token={raw}", svc.settings.public_url),
+                "sealed_link": outbox::seal_link(
+                    svc,
+                    EmailKind::VerifyEmail,
+                    &user.email,
+                    &format!("{}/verify-email?token={raw}", svc.settings.public_url),
+                ),
                 "expires_at": (now + VERIFY_EMAIL_TTL).to_rfc3339(),
             }),
         },
@@ -592,6 +764,8 @@ async fn queue_verification(
     .await
 }
 
+/// Issues a single-use token for `purpose`; the user's older ones for the
+/// same purpose stop working, so only the newest link in the inbox does.
 async fn create_email_token(
     db: &impl ConnectionTrait,
     user_id: i32,
@@ -599,6 +773,7 @@ async fn create_email_token(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(i32, String)> {
+    supersede_tokens(db, user_id, purpose, now).await?;
     let raw = token::generate();
     let row = email_tokens::ActiveModel {
         user_id: Set(user_id),
@@ -629,7 +804,26 @@ async fn find_usable_token(
         .ok_or_else(|| Error::bad_input("token", "this link is invalid, already used or expired"))
 }
 
-/// Marks a single-use token used; a concurrent second use loses.
+/// Ends every unused token of `user_id` for `purpose` (marked used: a
+/// used link and a superseded one get the same answer).
+async fn supersede_tokens(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    email_tokens::Entity::update_many()
+        .col_expr(email_tokens::Column::UsedAt, Expr::value(now))
+        .filter(email_tokens::Column::UserId.eq(user_id))
+        .filter(email_tokens::Column::Purpose.eq(purpose))
+        .filter(email_tokens::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks a single-use token used, and with it every other link of its user
+/// for the same purpose; a concurrent second use loses.
 async fn consume_token(
     db: &impl ConnectionTrait,
     stored: &email_tokens::Model,
@@ -643,7 +837,7 @@ async fn consume_token(
         .await?
         .rows_affected;
     if consumed == 1 {
-        Ok(())
+        supersede_tokens(db, stored.user_id, &stored.purpose, now).await
     } else {
         Err(Error::bad_input(
             "token",

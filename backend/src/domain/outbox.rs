@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::authz::{Action, Actor};
 use super::{audit, divisions, Services};
+use crate::auth::seal::Sealer;
 use crate::entities::outbox;
 use crate::error::{Error, Result};
 
@@ -21,6 +22,9 @@ use crate::error::{Error, Result};
 pub enum EmailKind {
     VerifyEmail,
     PasswordReset,
+    /// Someone tried to register with the address of an existing account
+    /// (told to its owner instead of to the one registering).
+    RegistrationAttempt,
     ResidencyApproved,
     ResidencyRejected,
     TopicAnnounced,
@@ -43,6 +47,7 @@ impl EmailKind {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
+            Self::RegistrationAttempt => "registration_attempt",
             Self::ResidencyApproved => "residency_approved",
             Self::ResidencyRejected => "residency_rejected",
             Self::TopicAnnounced => "topic_announced",
@@ -58,9 +63,10 @@ impl EmailKind {
     }
 
     /// Every kind, for lists of preferences and for parsing.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::VerifyEmail,
         Self::PasswordReset,
+        Self::RegistrationAttempt,
         Self::ResidencyApproved,
         Self::ResidencyRejected,
         Self::TopicAnnounced,
@@ -85,6 +91,7 @@ impl EmailKind {
         match self {
             Self::VerifyEmail
             | Self::PasswordReset
+            | Self::RegistrationAttempt
             | Self::ResidencyApproved
             | Self::ResidencyRejected
             | Self::ProxyOpinionRecorded => false,
@@ -113,6 +120,61 @@ pub struct NewEmail {
 }
 
 pub const STATUS_QUEUED: &str = "queued";
+
+/// The payload field that holds a sealed link (see `auth::seal`): what an
+/// email carries that works as a credential (a reset or verification link)
+/// is never stored as it is.
+pub const SEALED_LINK: &str = "sealed_link";
+
+/// What a sealed link of an email is bound to: its kind and recipient.
+fn seal_context(kind: &str, recipient: &str) -> String {
+    format!("{kind}:{recipient}")
+}
+
+/// `link` sealed for an email of `kind` to `recipient`, to store in its
+/// payload under [`SEALED_LINK`].
+pub fn seal_link(svc: &Services, kind: EmailKind, recipient: &str, link: &str) -> String {
+    svc.jwt
+        .sealer()
+        .seal(link, &seal_context(kind.as_str(), recipient))
+}
+
+/// The link `sealed` for an email of `kind` to `recipient`, when `sealer`
+/// (the server's) sealed it for that email.
+pub fn open_link(sealer: &Sealer, kind: &str, recipient: &str, sealed: &str) -> Option<String> {
+    sealer.open(sealed, &seal_context(kind, recipient))
+}
+
+/// The payload of `row` as its email says it: a sealed link opened into
+/// `link`. Only for rendering the email for delivery.
+///
+/// # Errors
+/// A message for the operator when the payload is not JSON or the link
+/// cannot be opened (the server secret changed since it was queued).
+pub fn reveal(
+    svc: &Services,
+    row: &outbox::Model,
+) -> std::result::Result<serde_json::Value, String> {
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&row.payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if let Some(sealed) = payload.get(SEALED_LINK).and_then(|v| v.as_str()) {
+        let link = open_link(svc.jwt.sealer(), &row.kind, &row.recipient, sealed)
+            .ok_or_else(|| {
+                "the link in this email cannot be opened: the server secret changed since it was queued"
+                    .to_owned()
+            })?;
+        payload["link"] = serde_json::Value::String(link);
+    }
+    Ok(payload)
+}
+
+/// `payload` without its sealed link, once the email has gone: nothing
+/// that could become a credential stays behind.
+fn without_secrets(payload: &str) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(payload).ok()?;
+    value.as_object_mut()?.remove(SEALED_LINK)?;
+    Some(value.to_string())
+}
 
 /// Queues `email`; queueing the same event for the same recipient again is a
 /// no-op.
@@ -305,13 +367,18 @@ pub async fn finish(
     use sea_orm::sea_query::Expr;
     let mut update = outbox::Entity::update_many();
     update = match outcome {
-        Outcome::Sent => update
-            .col_expr(outbox::Column::Status, Expr::value(STATUS_SENT))
-            .col_expr(outbox::Column::SentAt, Expr::value(now))
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(Option::<String>::None),
-            ),
+        Outcome::Sent => {
+            if let Some(payload) = without_secrets(&claimed.payload) {
+                update = update.col_expr(outbox::Column::Payload, Expr::value(payload));
+            }
+            update
+                .col_expr(outbox::Column::Status, Expr::value(STATUS_SENT))
+                .col_expr(outbox::Column::SentAt, Expr::value(now))
+                .col_expr(
+                    outbox::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+        }
         Outcome::Retry { at, error } => update
             .col_expr(outbox::Column::Status, Expr::value(STATUS_QUEUED))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))

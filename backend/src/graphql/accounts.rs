@@ -1,7 +1,7 @@
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use secrecy::SecretString;
 
-use super::context::{optional_user_id, rate_limit, services, user_id};
+use super::context::{claim_password_work, optional_user_id, rate_limit, services, user_id};
 use super::types::{AuthPayload, User};
 use crate::domain::accounts;
 use crate::rate_limit::Action;
@@ -32,15 +32,27 @@ pub struct RegisterInput {
     pub locale: Option<String>,
 }
 
+/// The answer to `register`, the same whether the address was free or
+/// already had an account (whose owner is then emailed instead).
+#[derive(SimpleObject)]
+pub struct RegisterPayload {
+    /// The address as it will be used (trimmed, lower-case). Sign in with it
+    /// and the password to continue.
+    pub email: String,
+}
+
 #[derive(Default)]
 pub struct AccountsMutation;
 
 #[Object]
 impl AccountsMutation {
-    /// Creates an account, emails a verification link, and signs in.
-    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+    /// Creates an account and emails a verification link; `login` next. The
+    /// answer is the same for an address that already has an account, whose
+    /// owner is emailed instead, so this never tells who has an account.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<RegisterPayload> {
+        claim_password_work(ctx)?;
         rate_limit(ctx, Action::Register, Some(&input.email))?;
-        let session = accounts::register(
+        let registration = accounts::register(
             services(ctx),
             accounts::RegisterRequest {
                 email: input.email,
@@ -50,7 +62,9 @@ impl AccountsMutation {
             },
         )
         .await?;
-        Ok(AuthPayload(session))
+        Ok(RegisterPayload {
+            email: registration.email,
+        })
     }
 
     async fn login(
@@ -59,6 +73,7 @@ impl AccountsMutation {
         email: String,
         #[graphql(secret)] password: String,
     ) -> Result<AuthPayload> {
+        claim_password_work(ctx)?;
         rate_limit(ctx, Action::Login, Some(&email))?;
         let session = accounts::login(services(ctx), &email, &SecretString::from(password)).await?;
         Ok(AuthPayload(session))
@@ -93,16 +108,20 @@ impl AccountsMutation {
         ))
     }
 
-    /// Changes the password; other sessions are signed out.
+    /// Changes the password; every session, this one included, is signed
+    /// out: sign in again with the new password.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
         #[graphql(secret)] current_password: String,
         #[graphql(secret)] new_password: String,
     ) -> Result<bool> {
+        let user_id = user_id(ctx)?;
+        claim_password_work(ctx)?;
+        rate_limit(ctx, Action::PasswordChange, Some(&user_id.to_string()))?;
         accounts::change_password(
             services(ctx),
-            user_id(ctx)?,
+            user_id,
             &SecretString::from(current_password),
             &SecretString::from(new_password),
         )
@@ -124,6 +143,10 @@ impl AccountsMutation {
         #[graphql(secret)] token: String,
         #[graphql(secret)] new_password: String,
     ) -> Result<bool> {
+        // The token is single-use and its requests are limited per account,
+        // so the address is what remains to limit.
+        claim_password_work(ctx)?;
+        rate_limit(ctx, Action::PasswordReset, None)?;
         accounts::reset_password(services(ctx), &token, &SecretString::from(new_password)).await?;
         Ok(true)
     }

@@ -1,6 +1,8 @@
 //! Who is asking: the bearer token of the request, checked once, and the
 //! roles of its user, loaded at most once per request and only when needed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_graphql::Context;
 use tokio::sync::OnceCell;
 
@@ -20,6 +22,9 @@ enum Credentials {
 pub struct RequestAuth {
     credentials: Credentials,
     actor: OnceCell<Actor>,
+    /// Whether an argon2 operation already ran for this request (see
+    /// [`claim_password_work`]).
+    password_work: AtomicBool,
 }
 
 impl RequestAuth {
@@ -38,6 +43,7 @@ impl RequestAuth {
         Self {
             credentials,
             actor: OnceCell::new(),
+            password_work: AtomicBool::new(false),
         }
     }
 
@@ -45,6 +51,7 @@ impl RequestAuth {
         Self {
             credentials: Credentials::Anonymous,
             actor: OnceCell::new(),
+            password_work: AtomicBool::new(false),
         }
     }
 
@@ -60,6 +67,9 @@ impl RequestAuth {
             Credentials::Anonymous => Err(Error::Unauthenticated("please sign in".into())),
             Credentials::Rejected(TokenRejection::Expired) => Err(Error::Unauthenticated(
                 "the access token has expired; refresh it".into(),
+            )),
+            Credentials::Rejected(TokenRejection::Revoked) => Err(Error::Unauthenticated(
+                "this session was signed out; please sign in again".into(),
             )),
             Credentials::Rejected(TokenRejection::Invalid) => {
                 Err(Error::Unauthenticated("invalid access token".into()))
@@ -125,6 +135,23 @@ pub async fn optional_actor<'a>(ctx: &Context<'a>) -> Result<Option<&'a Actor>> 
         Ok(None)
     } else {
         actor(ctx).await.map(Some)
+    }
+}
+
+/// Claims the one password operation (argon2: sign-in, registration,
+/// password change or reset) a request may run. Rate limits count requests;
+/// without this, ten aliased `login` fields in one request would cost ten
+/// hashes for one count. (Over WebSocket the budget is the connection's.)
+///
+/// # Errors
+/// `RATE_LIMITED` for every password operation after the first.
+pub fn claim_password_work(ctx: &Context<'_>) -> Result<()> {
+    if auth(ctx).password_work.swap(true, Ordering::AcqRel) {
+        Err(Error::RateLimited {
+            retry_after_secs: 1,
+        })
+    } else {
+        Ok(())
     }
 }
 

@@ -27,9 +27,10 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "verify_email",
     "password_reset",
+    "registration_attempt",
     "residency_approved",
     "residency_rejected",
     "topic_announced",
@@ -60,6 +61,10 @@ const FILES: &[(&str, &str)] = template_files!(
     "password_reset.zh-CN.html",
     "password_reset.en.txt",
     "password_reset.en.html",
+    "registration_attempt.zh-CN.txt",
+    "registration_attempt.zh-CN.html",
+    "registration_attempt.en.txt",
+    "registration_attempt.en.html",
     "residency_approved.zh-CN.txt",
     "residency_approved.zh-CN.html",
     "residency_approved.en.txt",

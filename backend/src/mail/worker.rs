@@ -222,13 +222,9 @@ async fn send_one(
     mailer: &Mailer,
     row: &outbox_row::Model,
 ) -> std::result::Result<Outcome, SendError> {
-    let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
+    let payload = match outbox::reveal(svc, row) {
         Ok(p) => p,
-        Err(e) => {
-            return Ok(Outcome::Failed {
-                error: format!("payload is not JSON: {e}"),
-            })
-        }
+        Err(error) => return Ok(Outcome::Failed { error }),
     };
     // Consultation emails honour the recipient's choice and carry a link to
     // make it; account emails always go.

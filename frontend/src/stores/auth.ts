@@ -57,10 +57,7 @@ const LoginDocument = graphql(`
 const RegisterDocument = graphql(`
   mutation Register($input: RegisterInput!) {
     register(input: $input) {
-      accessToken
-      accessTokenExpiresAt
-      refreshToken
-      refreshTokenExpiresAt
+      email
     }
   }
 `)
@@ -119,10 +116,20 @@ export const useAuthStore = defineStore('auth', () => {
     return fetchMe()
   }
 
+  /**
+   * Registers, then signs in with the same password. The server answers an
+   * address that already has an account exactly like a new one (and emails
+   * its owner), so a sign-in that fails here is not an error to show: the
+   * page says "check your email" either way.
+   */
   async function register(input: RegisterInput): Promise<CurrentUser | null> {
     const data = await gqlRequest(RegisterDocument, { input }, { auth: false })
-    session.set(data.register)
-    return fetchMe()
+    try {
+      return await login(data.register.email, input.password)
+    } catch (err) {
+      if (toApiError(err).code === 'UNAUTHENTICATED') return null
+      throw err
+    }
   }
 
   async function logout(): Promise<void> {

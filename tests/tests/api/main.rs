@@ -1,6 +1,7 @@
 //! Black-box API tests: real HTTP against a real server, on SQLite and on
 //! PostgreSQL (each test runs once per backend).
 
+mod account_safety;
 mod accounts;
 mod authz_matrix;
 mod divisions;

@@ -446,6 +446,7 @@ const en: typeof zhCN = {
     kinds: {
       verify_email: 'Email verification',
       password_reset: 'Password reset',
+      registration_attempt: 'Registration attempt',
       topic_announced: 'Topic announced',
       topic_opened: 'Topic opened',
       closing_soon: 'Closing soon',

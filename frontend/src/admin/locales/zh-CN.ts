@@ -444,6 +444,7 @@ const zhCN = {
     kinds: {
       verify_email: '邮箱验证',
       password_reset: '重设密码',
+      registration_attempt: '注册尝试提醒',
       topic_announced: '议题预告',
       topic_opened: '开始征集',
       closing_soon: '即将截止',

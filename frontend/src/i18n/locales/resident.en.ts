@@ -165,6 +165,7 @@ const en: typeof zh = {
     kind: {
       verify_email: 'Verify email',
       password_reset: 'Password reset',
+      registration_attempt: 'Registration attempt',
       topic_announced: 'Topic announced',
       topic_opened: 'Topic open',
       closing_soon: 'Topic closing soon',

@@ -164,6 +164,7 @@ export default {
     kind: {
       verify_email: '验证邮箱',
       password_reset: '重设密码',
+      registration_attempt: '注册尝试提醒',
       topic_announced: '议题预告',
       topic_opened: '议题开始征集',
       closing_soon: '议题即将截止',
