@@ -2,7 +2,8 @@
 //!
 //! A subscription is authorised once, when it starts, but may run for
 //! hours. It may go on pushing only while what let it start still holds:
-//! the access token it was opened with has not expired, and its user still
+//! the access token it was opened with has not expired nor been revoked (a
+//! sign-out, a password change or reset ends its session), and its user still
 //! holds every role they held when it started (a revoked organiser must not
 //! keep watching exact counts). When either stops holding, the subscription
 //! ends; the client subscribes again with what it has now.
@@ -17,6 +18,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Grant {
     viewer: Option<Actor>,
+    /// The session the access token belongs to.
+    session: Option<String>,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -29,13 +32,18 @@ impl Grant {
     pub async fn start(
         svc: &Services,
         user_id: Option<i32>,
+        session: Option<String>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Self> {
         let viewer = match user_id {
             Some(id) => Some(Actor::load(svc.db.reader(), id).await?),
             None => None,
         };
-        Ok(Self { viewer, expires_at })
+        Ok(Self {
+            viewer,
+            session,
+            expires_at,
+        })
     }
 
     /// When the token the subscription was opened with stops being valid.
@@ -46,12 +54,23 @@ impl Grant {
     /// Whether the subscription may push at `now`.
     ///
     /// # Errors
-    /// `UNAUTHENTICATED` once the token has expired, `FORBIDDEN` once a role
+    /// `UNAUTHENTICATED` once the token has expired or its session was
+    /// revoked, `FORBIDDEN` once a role
     /// held at the start has been revoked, or a database error.
     pub async fn check(&self, svc: &Services, now: DateTime<Utc>) -> Result<()> {
         if self.expires_at.is_some_and(|at| now >= at) {
             return Err(Error::Unauthenticated(
                 "the access token has expired; refresh it and subscribe again".into(),
+            ));
+        }
+        if self
+            .session
+            .as_deref()
+            .is_some_and(|sid| svc.jwt.revocations().is_revoked(sid))
+        {
+            return Err(Error::Unauthenticated(
+                "this session has ended (signed out or password changed); sign in and subscribe again"
+                    .into(),
             ));
         }
         let Some(started_as) = &self.viewer else {

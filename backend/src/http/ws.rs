@@ -237,9 +237,11 @@ fn close(code: u16, reason: &str) -> Message {
 }
 
 /// Who the connection speaks for, from the `connection_init` payload.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Session {
     user_id: Option<i32>,
+    /// The session (refresh-token family) the access token belongs to.
+    sid: Option<String>,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -261,6 +263,7 @@ fn session_data(payload: &serde_json::Value, jwt: &JwtKeys) -> Data {
         .and_then(|t| jwt.verify(t.trim()).ok());
     let session = Session {
         user_id: claims.as_ref().and_then(|c| c.user_id()),
+        sid: claims.as_ref().map(|c| c.sid.clone()),
         expires_at: claims.and_then(|c| DateTime::from_timestamp(c.exp, 0)),
     };
     let mut data = Data::default();
@@ -342,7 +345,7 @@ impl Executor for WsExecutor {
             .as_ref()
             .and_then(|d| d.get(&TypeId::of::<Session>()))
             .and_then(|s| (**s).downcast_ref::<Session>())
-            .copied()
+            .cloned()
             .unwrap_or_default();
         let svc = self.services.clone();
         let inner = Executor::execute_stream(&self.schema, request, session_data);
@@ -371,7 +374,7 @@ fn guarded(
 ) -> impl futures::Stream<Item = async_graphql::Response> {
     async_stream::stream! {
         let _slot = slot;
-        let grant = match Grant::start(&svc, session.user_id, session.expires_at).await {
+        let grant = match Grant::start(&svc, session.user_id, session.sid, session.expires_at).await {
             Ok(grant) => grant,
             Err(e) => {
                 yield error_response(e.into());

@@ -24,6 +24,7 @@ db_tests!(
     websocket_connections_and_subscriptions_are_capped,
     a_subscription_ends_when_its_access_token_expires,
     a_subscription_ends_when_the_role_it_relied_on_is_revoked,
+    a_subscription_ends_when_its_session_is_signed_out,
 );
 
 async fn metrics_text(app: &TestApp) -> String {
@@ -473,4 +474,33 @@ async fn a_subscription_ends_when_the_role_it_relied_on_is_revoked(backend: Back
         messages[0]
     );
     assert!(messages[0]["payload"]["data"].is_null());
+}
+
+async fn a_subscription_ends_when_its_session_is_signed_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (topic, organiser) = open_topic(&app).await;
+    let resident = app.resident(codes::GUODIANZI).await;
+    let mut ws = connect(&app, Some(&organiser.access_token)).await;
+    subscribe(&mut ws, "s", &topic).await;
+    assert_eq!(next_json(&mut ws).await["type"], "next");
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({ "t": organiser.refresh_token }),
+    )
+    .await;
+    // The next push would carry the exact counts: it is not sent.
+    vote(&app, &resident.access_token, &topic).await;
+    let messages = until_complete(&mut ws, "s", Duration::from_secs(15)).await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "no push after the sign-out: {messages:?}"
+    );
+    assert_eq!(
+        first_error_code(&messages[0]),
+        Some("UNAUTHENTICATED"),
+        "{}",
+        messages[0]
+    );
 }
