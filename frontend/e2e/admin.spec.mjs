@@ -291,11 +291,10 @@ step('switches to English (the account’s email language follows)', async () =>
 
 step('approves a residency request from the queue, and rejects another with a reason', async () => {
   const ask = async (email, name, note) => {
-    const reg = await app.gql(
-      'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }',
-      { i: { email, password: 'dongtian-hebian-42-liushu', displayName: name } },
-    )
-    const token = reg.register.accessToken
+    await app.gql('mutation($i: RegisterInput!) { register(input: $i) { email } }', {
+      i: { email, password: 'dongtian-hebian-42-liushu', displayName: name },
+    })
+    const token = await app.login(email, 'dongtian-hebian-42-liushu')
     const message = await mail.waitFor((m) => m.to.includes(email) && /verify-email/.test(m.text))
     const verify = new URL(linkIn(message, '/verify-email')).searchParams.get('token')
     await app.gql('mutation($t: String!) { verifyEmail(token: $t) { id } }', { t: verify })
