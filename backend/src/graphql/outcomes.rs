@@ -412,6 +412,7 @@ impl OutcomesQuery {
     }
 
     /// My notifications, newest first.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
