@@ -16,6 +16,7 @@ pub mod http;
 pub mod mail;
 pub mod rate_limit;
 pub mod report;
+pub mod spreadsheet;
 pub mod state;
 
 use std::path::Path;
