@@ -78,6 +78,7 @@ pub async fn init_services_with_clock(
         results_memo: crate::domain::results::ResultsMemo::default(),
         events,
         opinion_writer: None,
+        themes_memo: crate::domain::themes::ThemesMemo::default(),
     };
     services.opinion_writer = Some(crate::domain::opinion_writer::OpinionWriter::spawn(
         services.clone(),
