@@ -3,6 +3,7 @@
 
 mod accounts;
 mod authz_matrix;
+mod cost;
 mod divisions;
 mod email;
 mod hostile;
