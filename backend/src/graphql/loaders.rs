@@ -13,7 +13,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions as _};
 
 use crate::db::Db;
-use crate::domain::{accounts, divisions, topics};
+use crate::domain::{accounts, divisions, outcomes, suggestions, topics};
 use crate::error::Error;
 
 /// A failed batch, shared by every field that waited on it.
@@ -84,11 +84,74 @@ impl Loader<i64> for OptionsLoader {
     }
 }
 
+/// A topic's current outcome, by topic id.
+pub struct OutcomeLoader(Db);
+
+impl Loader<i64> for OutcomeLoader {
+    type Value = outcomes::Outcome;
+    type Error = Failed;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        outcomes::current_of_many(self.0.reader(), ids)
+            .await
+            .map_err(failed)
+    }
+}
+
+/// A topic's supervision flags, oldest first, by topic id.
+pub struct FlagsLoader(Db);
+
+impl Loader<i64> for FlagsLoader {
+    type Value = Arc<Vec<outcomes::Flag>>;
+    type Error = Failed;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        Ok(outcomes::flags_of_many(self.0.reader(), ids)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|(id, flags)| (id, Arc::new(flags)))
+            .collect())
+    }
+}
+
+/// Whether a user supports a suggestion, by (user, suggestion); a batch
+/// may hold several users' questions, as the loader is shared.
+pub struct SupportLoader(Db);
+
+impl Loader<(i32, i64)> for SupportLoader {
+    type Value = bool;
+    type Error = Failed;
+
+    async fn load(
+        &self,
+        keys: &[(i32, i64)],
+    ) -> Result<HashMap<(i32, i64), Self::Value>, Self::Error> {
+        let mut by_user: HashMap<i32, Vec<i64>> = HashMap::new();
+        for (user, suggestion) in keys {
+            by_user.entry(*user).or_default().push(*suggestion);
+        }
+        let mut answers: HashMap<(i32, i64), bool> = keys.iter().map(|k| (*k, false)).collect();
+        for (user, ids) in by_user {
+            for id in suggestions::supported_among(self.0.reader(), user, &ids)
+                .await
+                .map_err(failed)?
+            {
+                answers.insert((user, id), true);
+            }
+        }
+        Ok(answers)
+    }
+}
+
 /// Every loader, registered as schema data by `build_schema`.
 pub struct Loaders {
     divisions: DataLoader<DivisionLoader>,
     users: DataLoader<UserLoader>,
     options: DataLoader<OptionsLoader>,
+    outcomes: DataLoader<OutcomeLoader>,
+    flags: DataLoader<FlagsLoader>,
+    supports: DataLoader<SupportLoader>,
 }
 
 impl Loaders {
@@ -97,6 +160,9 @@ impl Loaders {
             divisions: DataLoader::new(DivisionLoader(db.clone()), tokio::spawn),
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
             options: DataLoader::new(OptionsLoader(db.clone()), tokio::spawn),
+            outcomes: DataLoader::new(OutcomeLoader(db.clone()), tokio::spawn),
+            flags: DataLoader::new(FlagsLoader(db.clone()), tokio::spawn),
+            supports: DataLoader::new(SupportLoader(db.clone()), tokio::spawn),
         }
     }
 }
@@ -184,4 +250,45 @@ pub async fn topic_options(
         .await
         .map_err(|e| to_gql(&e))?
         .unwrap_or_default())
+}
+
+/// The current outcome of topic `id`, if it has one.
+///
+/// # Errors
+/// When the batch fails.
+pub async fn current_outcome(
+    ctx: &Context<'_>,
+    id: i64,
+) -> async_graphql::Result<Option<outcomes::Outcome>> {
+    loaders(ctx)
+        .outcomes
+        .load_one(id)
+        .await
+        .map_err(|e| to_gql(&e))
+}
+
+/// The supervision flags of topic `id`, oldest first.
+///
+/// # Errors
+/// When the batch fails.
+pub async fn flags(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Arc<Vec<outcomes::Flag>>> {
+    Ok(loaders(ctx)
+        .flags
+        .load_one(id)
+        .await
+        .map_err(|e| to_gql(&e))?
+        .unwrap_or_default())
+}
+
+/// Whether `user` supports suggestion `id`.
+///
+/// # Errors
+/// When the batch fails.
+pub async fn supports(ctx: &Context<'_>, user: i32, id: i64) -> async_graphql::Result<bool> {
+    Ok(loaders(ctx)
+        .supports
+        .load_one((user, id))
+        .await
+        .map_err(|e| to_gql(&e))?
+        .unwrap_or(false))
 }

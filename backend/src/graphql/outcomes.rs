@@ -609,7 +609,7 @@ pub(crate) async fn topic_outcome(
     ctx: &Context<'_>,
     topic: &topics::Topic,
 ) -> Result<Option<Outcome>> {
-    Ok(outcomes::current(services(ctx).db.reader(), topic.id)
+    Ok(super::loaders::current_outcome(ctx, topic.id)
         .await?
         .map(Into::into))
 }
@@ -640,9 +640,10 @@ pub(crate) async fn topic_flags(
     ctx: &Context<'_>,
     topic: &topics::Topic,
 ) -> Result<Vec<SupervisionFlag>> {
-    Ok(outcomes::flags(services(ctx).db.reader(), topic.id)
+    Ok(super::loaders::flags(ctx, topic.id)
         .await?
-        .into_iter()
+        .iter()
+        .cloned()
         .map(Into::into)
         .collect())
 }

@@ -84,9 +84,7 @@ impl Suggestion {
     /// Whether the signed-in user supports it (false when anonymous).
     async fn supported_by_me(&self, ctx: &Context<'_>) -> Result<bool> {
         match optional_user_id(ctx)? {
-            Some(me) => {
-                Ok(suggestions::is_supported_by(services(ctx).db.reader(), self.0.id, me).await?)
-            }
+            Some(me) => super::loaders::supports(ctx, me, self.0.id).await,
             None => Ok(false),
         }
     }

@@ -404,6 +404,44 @@ async fn batched_paths_ancestors_and_names_are_those_of_each_item(backend: Backe
         assert_eq!(node["user"]["displayName"], name);
         assert_eq!(node["division"]["code"], village);
     }
+
+    // Suggestions with whether the viewer supports each.
+    let author = app.resident(codes::GUODIANZI).await;
+    let neighbour = app.resident(codes::GUODIANZI).await;
+    let mut ids = Vec::new();
+    for title in ["硬化村道", "修建文化广场", "增设路灯"] {
+        let data = app
+            .ok(
+                Some(&author.access_token),
+                "mutation($input: SuggestTopicInput!) { suggestTopic(input: $input) { id } }",
+                json!({ "input": {
+                    "title": title,
+                    "body": "三组到五组的村道雨天泥泞，老人孩子出行不便。",
+                    "category": "TRANSPORT_WATER",
+                } }),
+            )
+            .await;
+        ids.push(data["suggestTopic"]["id"].as_str().unwrap().to_owned());
+    }
+    for id in [&ids[0], &ids[2]] {
+        app.ok(
+            Some(&neighbour.access_token),
+            "mutation($id: ID!) { supportSuggestion(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let list = "{ suggestions(first: 50) { nodes { id supportedByMe division { code } } } }";
+    for (who, supported) in [(&neighbour, vec![&ids[0], &ids[2]]), (&author, vec![])] {
+        let data = app.ok(Some(&who.access_token), list, json!({})).await;
+        let nodes = data["suggestions"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 3, "{data:#}");
+        for node in nodes {
+            let id = node["id"].as_str().unwrap().to_owned();
+            assert_eq!(node["supportedByMe"], supported.contains(&&id), "{node}");
+            assert_eq!(node["division"]["code"], codes::GUODIANZI);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
