@@ -17,6 +17,7 @@ pub mod mail;
 pub mod rate_limit;
 pub mod report;
 pub mod server;
+pub mod spreadsheet;
 pub mod state;
 
 use std::path::Path;
@@ -78,6 +79,7 @@ pub async fn init_services_with_clock(
         results_memo: crate::domain::results::ResultsMemo::default(),
         events,
         opinion_writer: None,
+        themes_memo: crate::domain::themes::ThemesMemo::default(),
     };
     // Signed-out sessions are refused on every instance without a query per
     // request (see `auth::revocation`).

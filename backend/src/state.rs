@@ -43,6 +43,8 @@ pub struct Services {
     pub results_memo: crate::domain::results::ResultsMemo,
     /// Group commit of opinions (SQLite); `None` writes each alone.
     pub opinion_writer: Option<crate::domain::opinion_writer::OpinionWriter>,
+    /// Dissent themes per counter version (`domain::themes`).
+    pub themes_memo: crate::domain::themes::ThemesMemo,
 }
 
 impl Services {

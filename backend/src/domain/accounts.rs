@@ -893,6 +893,24 @@ pub async fn set_locale(svc: &Services, user_id: i32, locale: &str) -> Result<Us
     Ok(active.update(svc.db.writer()).await?)
 }
 
+/// The users with these ids (those that exist), for batched lookups.
+///
+/// # Errors
+/// Database errors only.
+pub async fn find_many(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<User>> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded statements: each id is one bound parameter.
+    for chunk in ids.chunks(1_000) {
+        found.extend(
+            users::Entity::find()
+                .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

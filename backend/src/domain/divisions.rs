@@ -252,6 +252,24 @@ pub async fn list(
         .await?)
 }
 
+/// The divisions with these codes (those that exist), for batched lookups.
+///
+/// # Errors
+/// Database errors only.
+pub async fn find_many(db: &impl ConnectionTrait, codes: &[String]) -> Result<Vec<Division>> {
+    let mut found = Vec::with_capacity(codes.len());
+    // Bounded statements: each code is one bound parameter.
+    for chunk in codes.chunks(1_000) {
+        found.extend(
+            divisions::Entity::find()
+                .filter(divisions::Column::Code.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1089,7 +1089,7 @@ pub struct OpinionRow {
 }
 
 /// Opinions on a topic for its organisers and supervisors, newest first,
-/// `first` after id `after`; `first = None` returns all (CSV export).
+/// `first` after id `after`; `first = None` returns all.
 ///
 /// # Errors
 /// `FORBIDDEN` for anyone else.
@@ -1222,33 +1222,71 @@ async fn newest_within_division(
         .await?)
 }
 
-/// The opinions as CSV (UTF-8 with BOM so spreadsheet programs in China
-/// open it correctly).
+/// Opinions read per query while exporting: memory per download stays
+/// bounded however many opinions the topic has.
+pub const EXPORT_PAGE: u64 = 500;
+
+const EXPORT_HEADER: [&str; 9] = [
+    "id",
+    "village_code",
+    "choice",
+    "reason",
+    "resident",
+    "proxy",
+    "revision",
+    "created_at",
+    "updated_at",
+];
+
+/// The opinions as CSV ([`crate::spreadsheet`]: a BOM, formula-like cells
+/// neutralised), newest first, as a stream of pieces: the header, then one
+/// piece per [`EXPORT_PAGE`] opinions, each page read after the last id of
+/// the one before. Who may read them is checked before anything is
+/// returned, so a refusal is an error and not a broken download.
 ///
 /// # Errors
-/// As [`list`].
+/// As [`list`]; the stream's items fail on database errors.
 pub async fn export_csv(
     svc: &Services,
     actor: &Actor,
     topic_id: i64,
     filter: &OpinionFilter,
-) -> Result<Vec<u8>> {
-    let rows = list(svc, actor, topic_id, filter, None, None).await?;
+) -> Result<impl futures::Stream<Item = Result<Vec<u8>>> + Send + 'static> {
+    use futures::StreamExt as _;
+
+    let topic = topics::get(svc.db.reader(), topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
     let options = topics::options(svc.db.reader(), topic_id).await?;
-    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let write_err = |e: csv::Error| Error::internal(e);
-    out.write_record([
-        "id",
-        "village_code",
-        "choice",
-        "reason",
-        "resident",
-        "proxy",
-        "revision",
-        "created_at",
-        "updated_at",
-    ])
-    .map_err(write_err)?;
+    let mut header = crate::spreadsheet::Writer::with_bom();
+    header.row(EXPORT_HEADER).map_err(Error::internal)?;
+    let header = header.finish().map_err(Error::internal)?;
+    let export = std::sync::Arc::new((svc.clone(), actor.clone(), filter.clone(), options));
+    // The state is the id the next page starts after (`None` for the
+    // first page), or nothing once the last page is written.
+    let pages = futures::stream::try_unfold(Some(None), move |state: Option<Option<i64>>| {
+        let export = export.clone();
+        async move {
+            let Some(after) = state else {
+                return Ok(None);
+            };
+            let (svc, actor, filter, options) = &*export;
+            let mut rows = list(svc, actor, topic_id, filter, Some(EXPORT_PAGE), after).await?;
+            let more = rows.len() as u64 > EXPORT_PAGE;
+            rows.truncate(usize::try_from(EXPORT_PAGE).unwrap_or(usize::MAX));
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let next = rows.last().map(|r| r.opinion.id);
+            let piece = export_rows(rows, options)?;
+            Ok(Some((piece, more.then_some(next))))
+        }
+    });
+    Ok(futures::stream::once(async move { Ok(header) }).chain(pages))
+}
+
+/// One page of the export as CSV rows.
+fn export_rows(rows: Vec<OpinionRow>, options: &[topics::TopicOption]) -> Result<Vec<u8>> {
+    let mut out = crate::spreadsheet::Writer::part();
     for row in rows {
         let o = row.opinion;
         let choice = match Choice::parse_key(&o.choice) {
@@ -1258,7 +1296,7 @@ pub async fn export_csv(
                 .map_or(o.choice.clone(), |opt| opt.label.clone()),
             _ => o.choice.clone(),
         };
-        out.write_record([
+        out.row([
             o.id.to_string(),
             o.village_code,
             choice,
@@ -1269,10 +1307,9 @@ pub async fn export_csv(
             o.created_at.to_rfc3339(),
             o.updated_at.to_rfc3339(),
         ])
-        .map_err(write_err)?;
+        .map_err(Error::internal)?;
     }
-    out.into_inner()
-        .map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))
+    out.finish().map_err(Error::internal)
 }
 
 /// Differences between the counters and a recount of the opinions, for

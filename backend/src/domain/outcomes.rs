@@ -548,3 +548,51 @@ pub fn overdue_condition(now: DateTime<Utc>) -> sea_orm::Condition {
 pub fn completed_on_time(topic: &Topic) -> Option<bool> {
     Some(topic.completed_at? <= topic.deadline?)
 }
+
+/// The current outcome of each of these topics that has one, for batched
+/// lookups.
+///
+/// # Errors
+/// Database errors.
+pub async fn current_of_many(
+    db: &impl ConnectionTrait,
+    topic_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Outcome>> {
+    let mut current = std::collections::HashMap::new();
+    for chunk in topic_ids.chunks(1_000) {
+        // Oldest version first, so the newest is kept.
+        for outcome in outcomes::Entity::find()
+            .filter(outcomes::Column::TopicId.is_in(chunk.iter().copied()))
+            .order_by_asc(outcomes::Column::Version)
+            .all(db)
+            .await?
+        {
+            current.insert(outcome.topic_id, outcome);
+        }
+    }
+    Ok(current)
+}
+
+/// The supervision flags of each of these topics, oldest first, for
+/// batched lookups.
+///
+/// # Errors
+/// Database errors.
+pub async fn flags_of_many(
+    db: &impl ConnectionTrait,
+    topic_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<Flag>>> {
+    let mut by_topic: std::collections::HashMap<i64, Vec<Flag>> =
+        topic_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for chunk in topic_ids.chunks(1_000) {
+        for flag in supervision_flags::Entity::find()
+            .filter(supervision_flags::Column::TopicId.is_in(chunk.iter().copied()))
+            .order_by_asc(supervision_flags::Column::Id)
+            .all(db)
+            .await?
+        {
+            by_topic.entry(flag.topic_id).or_default().push(flag);
+        }
+    }
+    Ok(by_topic)
+}

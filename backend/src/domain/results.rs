@@ -666,6 +666,23 @@ pub async fn dissent_themes(
     } else {
         None
     };
+    let within = within
+        .map(|code| divisions::normalize_code(code, "divisionCode"))
+        .transpose()?;
+    let top = top.clamp(1, themes::MEMO_TOP);
+    // Read before the reasons: a write in between leaves the themes kept
+    // under the older version, to be computed again.
+    let version = match &results {
+        Some(r) => r.counters_version,
+        None => {
+            svc.tallies
+                .with_villages(db, topic_id, Freshness::WithinLag, |t| t.version)
+                .await?
+        }
+    };
+    if let Some(kept) = svc.themes_memo.get(topic_id, within.as_deref(), version) {
+        return Ok(kept.iter().take(top).cloned().collect());
+    }
     let keys = dissent_keys(kind, results.as_ref());
     let mut query = opinions::Entity::find()
         .select_only()
@@ -673,19 +690,19 @@ pub async fn dissent_themes(
         .filter(opinions::Column::TopicId.eq(topic_id))
         .filter(opinions::Column::Choice.is_in(keys))
         .filter(opinions::Column::Reason.is_not_null());
-    if let Some(code) = within {
-        query = query.filter(
-            opinions::Column::VillageCode
-                .starts_with(divisions::normalize_code(code, "divisionCode")?),
-        );
+    if let Some(code) = &within {
+        query = query.filter(opinions::Column::VillageCode.starts_with(code));
     }
     let reasons: Vec<(i64, Option<String>)> = query.into_tuple().all(db).await?;
-    Ok(themes::dissent_themes(
+    let found = Arc::new(themes::dissent_themes(
         reasons
             .iter()
             .filter_map(|(id, r)| r.as_deref().map(|r| (*id, r))),
-        top.clamp(1, 100),
-    ))
+        themes::MEMO_TOP,
+    ));
+    svc.themes_memo
+        .put(topic_id, within.as_deref(), version, found.clone());
+    Ok(found.iter().take(top).cloned().collect())
 }
 
 #[cfg(test)]

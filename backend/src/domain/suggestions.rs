@@ -475,6 +475,30 @@ pub async fn list(
         .await?)
 }
 
+/// Which of the suggestions `ids` `user_id` supports, for batched lookups.
+///
+/// # Errors
+/// Database errors only.
+pub async fn supported_among(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    ids: &[i64],
+) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(1_000) {
+        found.extend(
+            suggestion_supports::Entity::find()
+                .filter(suggestion_supports::Column::UserId.eq(user_id))
+                .filter(suggestion_supports::Column::SuggestionId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| s.suggestion_id),
+        );
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,12 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::OnceLock;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use jieba_rs::Jieba;
+use lru::LruCache;
 
 /// One keyword theme among dissenting reasons.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,9 +195,124 @@ fn fold_full_width(text: &str) -> Cow<'_, str> {
         .collect()
 }
 
+/// Themes kept per (topic, division) with the counter version they were
+/// computed from, so organisers polling a topic's themes segment its
+/// reasons once per change, not once per request.
+///
+/// A resident who edits only the reason of an opinion moves no counter, so
+/// an entry also expires after [`MEMO_MAX_AGE`]: such an edit shows within
+/// that time.
+#[derive(Clone, Debug)]
+pub struct ThemesMemo {
+    entries: Arc<Mutex<LruCache<MemoKey, Memoised>>>,
+}
+
+/// A topic and the division (normalised code) the reasons were taken from.
+type MemoKey = (i64, Option<String>);
+
+#[derive(Debug)]
+struct Memoised {
+    version: u64,
+    at: Instant,
+    themes: Arc<Vec<Theme>>,
+}
+
+/// Topics and divisions whose themes are kept at most; the least recently
+/// asked goes first.
+const MEMO_CAPACITY: usize = 256;
+
+/// How long kept themes serve at most, for edits of reasons alone.
+pub const MEMO_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Themes are kept at the largest `top` asked for, and cut to each request's.
+pub const MEMO_TOP: usize = 100;
+
+impl Default for ThemesMemo {
+    fn default() -> Self {
+        Self {
+            entries: Arc::new(Mutex::new(LruCache::new(
+                NonZeroUsize::new(MEMO_CAPACITY).expect("non-zero capacity"),
+            ))),
+        }
+    }
+}
+
+impl ThemesMemo {
+    /// The kept themes of `topic_id` within `division`, when they were
+    /// computed from counters at `version` less than [`MEMO_MAX_AGE`] ago.
+    pub fn get(
+        &self,
+        topic_id: i64,
+        division: Option<&str>,
+        version: u64,
+    ) -> Option<Arc<Vec<Theme>>> {
+        let mut entries = self.entries.lock().expect("themes memo poisoned");
+        let key = (topic_id, division.map(str::to_owned));
+        let entry = entries.get(&key)?;
+        (entry.version == version && entry.at.elapsed() < MEMO_MAX_AGE)
+            .then(|| entry.themes.clone())
+    }
+
+    /// Keeps `themes`, computed from counters at `version`.
+    pub fn put(
+        &self,
+        topic_id: i64,
+        division: Option<&str>,
+        version: u64,
+        themes: Arc<Vec<Theme>>,
+    ) {
+        let mut entries = self.entries.lock().expect("themes memo poisoned");
+        entries.put(
+            (topic_id, division.map(str::to_owned)),
+            Memoised {
+                version,
+                at: Instant::now(),
+                themes,
+            },
+        );
+    }
+
+    /// How many entries are kept (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("themes memo poisoned").len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_themes_serve_only_their_topic_division_and_counter_version() {
+        let memo = ThemesMemo::default();
+        let themes = Arc::new(dissent_themes([(1, "补偿标准太低")], MEMO_TOP));
+        memo.put(7, None, 3, themes.clone());
+        memo.put(7, Some("620123101"), 3, Arc::new(Vec::new()));
+        assert_eq!(memo.get(7, None, 3), Some(themes));
+        assert_eq!(memo.get(7, None, 4), None, "the counters moved");
+        assert_eq!(memo.get(8, None, 3), None, "another topic");
+        assert_eq!(
+            memo.get(7, Some("620123101"), 3),
+            Some(Arc::new(Vec::new()))
+        );
+    }
+
+    #[test]
+    fn the_memo_keeps_a_bounded_number_of_entries() {
+        let memo = ThemesMemo::default();
+        for topic in 0..(MEMO_CAPACITY as i64 * 3) {
+            memo.put(topic, None, 1, Arc::new(Vec::new()));
+        }
+        assert_eq!(memo.len(), MEMO_CAPACITY);
+        // The least recently kept went first.
+        assert!(memo.get(0, None, 1).is_none());
+        assert!(memo.get(MEMO_CAPACITY as i64 * 3 - 1, None, 1).is_some());
+    }
 
     fn theme(keyword: &str, count: u32, sample_opinion_ids: &[i64]) -> Theme {
         Theme {

@@ -19,6 +19,7 @@ impl DivisionsQuery {
 
     /// Divisions by parent, level and name, ordered by code. With no filter,
     /// the provinces.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 500, child_complexity)")]
     async fn divisions(
         &self,
         ctx: &Context<'_>,

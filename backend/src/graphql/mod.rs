@@ -6,6 +6,7 @@ mod divisions;
 pub mod documents;
 pub mod error;
 pub mod limits;
+pub mod loaders;
 mod outbox;
 mod outcomes;
 mod residency;
@@ -48,9 +49,13 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep one request from costing the server much: nesting,
 /// total complexity, recursion while parsing, and fields written out
-/// (`limits::MAX_FIELDS`, aliases included).
+/// (`limits::MAX_FIELDS`, aliases and expanded fragments included).
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 1_000;
+/// Each field costs 1 and each list its selection times the page asked for
+/// (`limits::list_cost`). The heaviest query of the resident and admin
+/// pages, a village picker's 500 divisions, costs about 3,500; the cap
+/// leaves room for that and refuses lists nested under large pages.
+pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema for requests over HTTP, whose handler checks the field cap
 /// itself ([`limits::check_fields`]) before executing: any extension at all
@@ -83,7 +88,9 @@ fn builder(
         builder = builder.disable_introspection();
     }
     if let Some(services) = services {
-        builder = builder.data(services);
+        builder = builder
+            .data(loaders::Loaders::new(&services.db))
+            .data(services);
     }
     builder
 }

@@ -146,6 +146,7 @@ impl OutboxQuery {
 
     /// Emails, newest first, optionally of one status (province
     /// administrators only).
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn outbox(
         &self,
         ctx: &Context<'_>,
@@ -176,6 +177,7 @@ impl OutboxQuery {
     /// The audit log of a division and everything inside it, newest first
     /// (administrators and supervisors of the division).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

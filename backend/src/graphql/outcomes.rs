@@ -417,6 +417,7 @@ impl OutcomesQuery {
     }
 
     /// My notifications, newest first.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -613,7 +614,7 @@ pub(crate) async fn topic_outcome(
     ctx: &Context<'_>,
     topic: &topics::Topic,
 ) -> Result<Option<Outcome>> {
-    Ok(outcomes::current(services(ctx).db.reader(), topic.id)
+    Ok(super::loaders::current_outcome(ctx, topic.id)
         .await?
         .map(Into::into))
 }
@@ -644,9 +645,10 @@ pub(crate) async fn topic_flags(
     ctx: &Context<'_>,
     topic: &topics::Topic,
 ) -> Result<Vec<SupervisionFlag>> {
-    Ok(outcomes::flags(services(ctx).db.reader(), topic.id)
+    Ok(super::loaders::flags(ctx, topic.id)
         .await?
-        .into_iter()
+        .iter()
+        .cloned()
         .map(Into::into)
         .collect())
 }

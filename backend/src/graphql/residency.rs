@@ -20,6 +20,7 @@ impl ResidencyQuery {
     }
 
     /// Requests to review in the organiser's divisions, oldest first.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn residency_requests(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,7 @@ use super::context::{actor, optional_actor, optional_user_id, services, user_id}
 use super::topics::{Topic, TopicKind};
 use super::types::{parse_id, Division, TopicCategory};
 use crate::domain::suggestions::{self, Adoption, NewSuggestion, SuggestionFilter};
-use crate::domain::{accounts, divisions, topics};
+use crate::domain::topics;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum SuggestionStatus {
@@ -55,11 +55,9 @@ impl Suggestion {
     }
 
     async fn division(&self, ctx: &Context<'_>) -> Result<Option<Division>> {
-        Ok(
-            divisions::find(services(ctx).db.reader(), &self.0.division_code)
-                .await?
-                .map(Division),
-        )
+        Ok(super::loaders::division(ctx, &self.0.division_code)
+            .await?
+            .map(Division))
     }
 
     async fn title(&self) -> &str {
@@ -86,9 +84,7 @@ impl Suggestion {
     /// Whether the signed-in user supports it (false when anonymous).
     async fn supported_by_me(&self, ctx: &Context<'_>) -> Result<bool> {
         match optional_user_id(ctx)? {
-            Some(me) => {
-                Ok(suggestions::is_supported_by(services(ctx).db.reader(), self.0.id, me).await?)
-            }
+            Some(me) => super::loaders::supports(ctx, me, self.0.id).await,
             None => Ok(false),
         }
     }
@@ -106,7 +102,7 @@ impl Suggestion {
             return Ok(None);
         }
         Ok(Some(
-            accounts::get(services(ctx).db.reader(), self.0.author_user_id)
+            super::loaders::user(ctx, self.0.author_user_id)
                 .await?
                 .display_name,
         ))
@@ -169,6 +165,7 @@ impl SuggestionsQuery {
     /// any division inside it; `forDivision`: those a resident of that
     /// village may support (for it or a division above); `mine`: my own.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 20, 100, child_complexity)")]
     async fn suggestions(
         &self,
         ctx: &Context<'_>,

@@ -12,7 +12,7 @@ use super::types::{parse_id, Division, DivisionLevel, TopicCategory};
 use crate::domain::opinions::{self, ChoiceInput, OpinionFilter, ProxyFor};
 use crate::domain::topics::records::{self, NewAssessment, NewMeeting};
 use crate::domain::topics::{self, Choice, Trigger};
-use crate::domain::{accounts, divisions, results, Services};
+use crate::domain::{divisions, results, Services};
 use crate::error::Error;
 use crate::events::Event;
 
@@ -138,7 +138,7 @@ impl Topic {
     }
     async fn scope(&self, ctx: &Context<'_>) -> Result<Division> {
         Ok(Division(
-            divisions::get(services(ctx).db.reader(), &self.0.scope_code).await?,
+            super::loaders::division_required(ctx, &self.0.scope_code).await?,
         ))
     }
     /// Needs an expert or third-party assessment before it opens.
@@ -186,14 +186,16 @@ impl Topic {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    // A topic has at most 20 options.
+    #[graphql(complexity = "20 * child_complexity + 1")]
     async fn options(&self, ctx: &Context<'_>) -> Result<Vec<TopicOption>> {
-        Ok(topics::options(services(ctx).db.reader(), self.0.id)
+        Ok(super::loaders::topic_options(ctx, self.0.id)
             .await?
-            .into_iter()
+            .iter()
             .map(|o| TopicOption {
                 id: ID(o.id.to_string()),
                 position: o.position,
-                label: o.label,
+                label: o.label.clone(),
             })
             .collect())
     }
@@ -320,11 +322,9 @@ impl Assessment {
         self.0.body_name.as_deref()
     }
     async fn author_name(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(
-            accounts::get(services(ctx).db.reader(), self.0.author_user_id)
-                .await?
-                .display_name,
-        )
+        Ok(super::loaders::user(ctx, self.0.author_user_id)
+            .await?
+            .display_name)
     }
     async fn published_at(&self) -> DateTime<Utc> {
         self.0.published_at
@@ -387,11 +387,9 @@ impl Opinion {
         &self.opinion.village_code
     }
     async fn village(&self, ctx: &Context<'_>) -> Result<Option<Division>> {
-        Ok(
-            divisions::find(services(ctx).db.reader(), &self.opinion.village_code)
-                .await?
-                .map(Division),
-        )
+        Ok(super::loaders::division(ctx, &self.opinion.village_code)
+            .await?
+            .map(Division))
     }
     /// Recorded by an organiser at an offline meeting.
     async fn proxy(&self) -> bool {
@@ -492,11 +490,9 @@ pub struct DivisionResult {
 #[ComplexObject]
 impl DivisionResult {
     async fn division(&self, ctx: &Context<'_>) -> Result<Option<Division>> {
-        Ok(
-            divisions::find(services(ctx).db.reader(), &self.division_code)
-                .await?
-                .map(Division),
-        )
+        Ok(super::loaders::division(ctx, &self.division_code)
+            .await?
+            .map(Division))
     }
 }
 
@@ -601,6 +597,7 @@ impl TopicsQuery {
     /// division takes part in (scoped to it or above); `withinDivision`:
     /// those scoped inside it (organisers).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 20, 100, child_complexity)")]
     async fn topics(
         &self,
         ctx: &Context<'_>,
@@ -664,6 +661,7 @@ impl TopicsQuery {
 
     /// Opinions on a topic, for its organisers and supervisors, newest first.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 500, child_complexity)")]
     async fn opinions(
         &self,
         ctx: &Context<'_>,
@@ -715,6 +713,7 @@ impl TopicsQuery {
     }
 
     /// My current opinions, most recently changed first.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, 200, child_complexity)")]
     async fn my_opinions(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Opinion>> {
         let user = user_id(ctx)?;
         let first = u64::try_from(first.unwrap_or(50)).unwrap_or(50);
@@ -730,6 +729,7 @@ impl TopicsQuery {
 
     /// Keywords in the reasons of dissenting opinions (organisers,
     /// supervisors), optionally within one division.
+    #[graphql(complexity = "super::limits::list_cost(top, 20, 100, child_complexity)")]
     async fn dissent_themes(
         &self,
         ctx: &Context<'_>,

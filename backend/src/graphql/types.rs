@@ -120,19 +120,18 @@ impl Division {
     }
 
     /// The divisions above this one, province first.
+    #[graphql(complexity = "4 * child_complexity + 1")]
     async fn ancestors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Division>> {
-        Ok(
-            divisions::ancestors(services(ctx).db.reader(), &self.0.code)
-                .await?
-                .into_iter()
-                .map(Division)
-                .collect(),
-        )
+        Ok(super::loaders::ancestors(ctx, &self.0.code)
+            .await?
+            .into_iter()
+            .map(Division)
+            .collect())
     }
 
     /// The full name from the province down, e.g. 甘肃省 兰州市 榆中县.
     async fn path_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let mut names: Vec<String> = divisions::ancestors(services(ctx).db.reader(), &self.0.code)
+        let mut names: Vec<String> = super::loaders::ancestors(ctx, &self.0.code)
             .await?
             .into_iter()
             .map(|d| d.name)
@@ -244,11 +243,9 @@ impl RoleAssignment {
     }
 
     async fn division(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Division>> {
-        Ok(
-            divisions::find(services(ctx).db.reader(), &self.division_code)
-                .await?
-                .map(Division),
-        )
+        Ok(super::loaders::division(ctx, &self.division_code)
+            .await?
+            .map(Division))
     }
 }
 
@@ -316,18 +313,14 @@ impl Residency {
     }
 
     async fn division(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Division>> {
-        Ok(
-            divisions::find(services(ctx).db.reader(), &self.0.division_code)
-                .await?
-                .map(Division),
-        )
+        Ok(super::loaders::division(ctx, &self.0.division_code)
+            .await?
+            .map(Division))
     }
 
     /// The resident (visible to the resident and to organisers reviewing).
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        Ok(User(
-            accounts::get(services(ctx).db.reader(), self.0.user_id).await?,
-        ))
+        Ok(User(super::loaders::user(ctx, self.0.user_id).await?))
     }
 
     /// What the resident wrote to help the organiser (address, household).

@@ -5,19 +5,17 @@ use minijinja::{context, Environment};
 
 use crate::domain::reports::Report;
 
-/// CSV: one section per part of the report, UTF-8 with a BOM so spreadsheet
-/// programs used in China open it as UTF-8.
+/// CSV: one section per part of the report, written as every download is
+/// ([`crate::spreadsheet`]: a BOM, formula-like cells neutralised).
 ///
 /// # Errors
 /// Only if writing to memory fails.
 pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
-    let mut out = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
-    out.write_record(["topic", &report.topic_id.to_string(), &report.title])?;
-    out.write_record(["scope", &report.scope_code, &report.scope_path])?;
-    out.write_record(["state", &report.state])?;
-    out.write_record([""])?;
+    let mut out = crate::spreadsheet::Writer::with_bom();
+    out.row(["topic", &report.topic_id.to_string(), &report.title])?;
+    out.row(["scope", &report.scope_code, &report.scope_path])?;
+    out.row(["state", &report.state])?;
+    out.row([""])?;
     let mut header = vec![
         "division_code".to_owned(),
         "division".to_owned(),
@@ -26,7 +24,7 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
         "participation".to_owned(),
     ];
     header.extend(report.choices.iter().cloned());
-    out.write_record(&header)?;
+    out.row(&header)?;
     for row in std::iter::once(&report.overall).chain(&report.rows) {
         let mut record = vec![
             row.code.clone(),
@@ -38,10 +36,10 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
                 .unwrap_or_default(),
         ];
         record.extend(row.counts.iter().map(|(_, n, _)| n.to_string()));
-        out.write_record(&record)?;
+        out.row(&record)?;
     }
-    out.write_record([""])?;
-    out.write_record([
+    out.row([""])?;
+    out.row([
         "outcome_version",
         "published_at",
         "decision",
@@ -52,7 +50,7 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
         "change_reason",
     ])?;
     for o in &report.outcomes {
-        out.write_record([
+        out.row([
             o.version.to_string(),
             o.published_at.to_rfc3339(),
             o.decision.clone(),
@@ -64,8 +62,8 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
         ])?;
     }
     if let Some(c) = &report.coverage {
-        out.write_record([""])?;
-        out.write_record([
+        out.row([""])?;
+        out.row([
             "dissenters",
             "explained",
             "read",
@@ -73,7 +71,7 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
             "unsatisfied",
             "not_yet_explained",
         ])?;
-        out.write_record(
+        out.row(
             [
                 c.dissenters,
                 c.explained,
@@ -85,16 +83,16 @@ pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
             .map(|n| n.to_string()),
         )?;
     }
-    out.write_record([""])?;
-    out.write_record(["progress_at", "percent", "progress"])?;
+    out.row([""])?;
+    out.row(["progress_at", "percent", "progress"])?;
     for p in &report.progress {
-        out.write_record([
+        out.row([
             p.published_at.to_rfc3339(),
             p.percent.to_string(),
             p.body.clone(),
         ])?;
     }
-    out.into_inner().map_err(|e| anyhow::anyhow!(e.to_string()))
+    out.finish()
 }
 
 /// A printable HTML page; `locale` is `zh-CN` (default) or `en`.

@@ -4,6 +4,7 @@
 mod account_safety;
 mod accounts;
 mod authz_matrix;
+mod cost;
 mod divisions;
 mod doors;
 mod email;

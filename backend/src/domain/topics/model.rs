@@ -790,6 +790,30 @@ pub async fn list(
         .await?)
 }
 
+/// The options of each of these topics, in order, for batched lookups.
+///
+/// # Errors
+/// Database errors only.
+pub async fn options_of_many(
+    db: &impl ConnectionTrait,
+    topic_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<TopicOption>>> {
+    let mut by_topic: std::collections::HashMap<i64, Vec<TopicOption>> =
+        topic_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for chunk in topic_ids.chunks(1_000) {
+        for option in topic_options::Entity::find()
+            .filter(topic_options::Column::TopicId.is_in(chunk.iter().copied()))
+            .order_by_asc(topic_options::Column::TopicId)
+            .order_by_asc(topic_options::Column::Position)
+            .all(db)
+            .await?
+        {
+            by_topic.entry(option.topic_id).or_default().push(option);
+        }
+    }
+    Ok(by_topic)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
