@@ -12,12 +12,12 @@ use sea_orm::{
 };
 
 use super::authz::{Action, Actor};
-use super::divisions;
 use super::notifications::{self, Audience as NotifyAudience};
 use super::outbox::EmailKind;
 use super::outcomes::{self, Outcome};
 use super::topics::{self, Choice, Kind, Topic};
 use super::{audit, Services};
+use super::{disclosure, divisions};
 use crate::db::param;
 use crate::entities::{explanation_recipients, explanations, opinions};
 use crate::error::{Error, Result};
@@ -185,7 +185,7 @@ pub async fn publish(
     topic_id: i64,
     audience: Audience,
     body: &str,
-) -> Result<Explanation> {
+) -> Result<Seen> {
     // Permission first, so a reader without it learns nothing of the state.
     let scope = topics::get(svc.db.reader(), topic_id).await?.scope_code;
     actor.require(Action::ManageTopics, &scope)?;
@@ -271,9 +271,14 @@ pub async fn publish(
     )
     .await?;
     txn.commit().await?;
-    Ok(Explanation {
+    let explanation = Explanation {
         recipients,
         ..explanation
+    };
+    Ok(Seen {
+        recipients: recipients_seen(disclosure::reads_opinions(actor, &ctx.topic), &explanation),
+        explanation,
+        receipt: None,
     })
 }
 
@@ -289,17 +294,34 @@ async fn receipt(
     )
 }
 
+/// An explanation as one viewer sees it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub explanation: Explanation,
+    /// The viewer's own receipt, when they are a recipient.
+    pub receipt: Option<Receipt>,
+    /// How many residents it reached, for those who may see it (see
+    /// [`recipients_seen`]).
+    pub recipients: Option<i32>,
+}
+
+/// How many residents an explanation reached, as `staff` (whether the viewer
+/// may read the topic's opinions) may see it. The recipients of an
+/// explanation to dissenters are a count of one stance in its audience, a
+/// cell of the results: only those who see the results in full see it (the
+/// public sees the disclosure pattern's cells, `domain::disclosure`).
+#[must_use]
+pub fn recipients_seen(staff: bool, explanation: &Explanation) -> Option<i32> {
+    staff.then_some(explanation.recipients)
+}
+
 /// An explanation as `user_id` may read it: public ones (to all dissenters)
 /// to anyone, others only to their recipients. A recipient's first read is
 /// recorded.
 ///
 /// # Errors
 /// `NOT_FOUND` for an explanation the user may not read (no existence leak).
-pub async fn read(
-    svc: &Services,
-    viewer: Option<&Actor>,
-    explanation_id: i64,
-) -> Result<(Explanation, Option<Receipt>)> {
+pub async fn read(svc: &Services, viewer: Option<&Actor>, explanation_id: i64) -> Result<Seen> {
     let db = svc.db.reader();
     let explanation = explanations::Entity::find_by_id(explanation_id)
         .one(db)
@@ -312,7 +334,7 @@ pub async fn read(
     let staff = match viewer {
         Some(actor) => {
             let topic = topics::get(db, explanation.topic_id).await?;
-            actor.may(Action::ReadOpinions, &topic.scope_code)
+            disclosure::reads_opinions(actor, &topic)
         }
         None => false,
     };
@@ -336,17 +358,19 @@ pub async fn read(
         }
         other => other,
     };
-    Ok((explanation, receipt))
+    Ok(Seen {
+        recipients: recipients_seen(staff, &explanation),
+        explanation,
+        receipt,
+    })
 }
 
-/// The explanations addressed to the user, newest first.
+/// The explanations addressed to the user, newest first, as a recipient
+/// sees them (no recipient counts).
 ///
 /// # Errors
 /// Database errors.
-pub async fn addressed_to(
-    db: &impl ConnectionTrait,
-    user_id: i32,
-) -> Result<Vec<(Explanation, Receipt)>> {
+pub async fn addressed_to(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Seen>> {
     let receipts = explanation_recipients::Entity::find()
         .filter(explanation_recipients::Column::UserId.eq(user_id))
         .order_by_desc(explanation_recipients::Column::ExplanationId)
@@ -363,7 +387,13 @@ pub async fn addressed_to(
         .collect();
     Ok(receipts
         .into_iter()
-        .filter_map(|r| by_id.remove(&r.explanation_id).map(|e| (e, r)))
+        .filter_map(|r| {
+            by_id.remove(&r.explanation_id).map(|e| Seen {
+                recipients: recipients_seen(false, &e),
+                explanation: e,
+                receipt: Some(r),
+            })
+        })
         .collect())
 }
 
@@ -371,12 +401,8 @@ pub async fn addressed_to(
 ///
 /// # Errors
 /// Database errors.
-pub async fn of_topic(
-    svc: &Services,
-    viewer: Option<&Actor>,
-    topic: &Topic,
-) -> Result<Vec<Explanation>> {
-    let staff = viewer.is_some_and(|a| a.may(Action::ReadOpinions, &topic.scope_code));
+pub async fn of_topic(svc: &Services, viewer: Option<&Actor>, topic: &Topic) -> Result<Vec<Seen>> {
+    let staff = viewer.is_some_and(|a| disclosure::reads_opinions(a, topic));
     let mut query = explanations::Entity::find().filter(explanations::Column::TopicId.eq(topic.id));
     if !staff {
         query = query.filter(explanations::Column::Audience.eq(Audience::AllDissenters.as_str()));
@@ -384,7 +410,14 @@ pub async fn of_topic(
     Ok(query
         .order_by_asc(explanations::Column::Id)
         .all(svc.db.reader())
-        .await?)
+        .await?
+        .into_iter()
+        .map(|e| Seen {
+            recipients: recipients_seen(staff, &e),
+            explanation: e,
+            receipt: None,
+        })
+        .collect())
 }
 
 /// A recipient answers whether the explanation satisfied them.

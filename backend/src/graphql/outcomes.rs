@@ -162,7 +162,9 @@ pub struct Explanation {
     pub audience: ExplanationAudienceKind,
     pub division_code: Option<String>,
     pub body: String,
-    pub recipients: i32,
+    /// How many residents it reached: for those who may read the topic's
+    /// opinions only (a count of dissenters is a cell of the results).
+    pub recipients: Option<i32>,
     pub published_at: DateTime<Utc>,
     /// For a recipient: when they first read it.
     pub read_at: Option<DateTime<Utc>>,
@@ -171,10 +173,12 @@ pub struct Explanation {
     pub my_reply_comment: Option<String>,
 }
 
-fn to_explanation(
-    e: explanations::Explanation,
-    receipt: Option<explanations::Receipt>,
-) -> Explanation {
+fn to_explanation(seen: explanations::Seen) -> Explanation {
+    let explanations::Seen {
+        explanation: e,
+        receipt,
+        recipients,
+    } = seen;
     Explanation {
         id: ID(e.id.to_string()),
         topic_id: ID(e.topic_id.to_string()),
@@ -186,7 +190,7 @@ fn to_explanation(
         },
         division_code: e.division_code,
         body: e.body,
-        recipients: e.recipients,
+        recipients,
         published_at: e.published_at,
         read_at: receipt.as_ref().and_then(|r| r.read_at),
         my_reply: receipt.as_ref().and_then(|r| match r.reply.as_deref() {
@@ -354,8 +358,8 @@ impl OutcomesQuery {
     /// the topic's staff. Reading it as a recipient records the first read.
     async fn explanation(&self, ctx: &Context<'_>, id: ID) -> Result<Explanation> {
         let viewer = optional_actor(ctx).await?;
-        let (e, receipt) = explanations::read(services(ctx), viewer, parse_id(&id, "id")?).await?;
-        Ok(to_explanation(e, receipt))
+        let seen = explanations::read(services(ctx), viewer, parse_id(&id, "id")?).await?;
+        Ok(to_explanation(seen))
     }
 
     /// Explanations addressed to me, newest first.
@@ -364,7 +368,7 @@ impl OutcomesQuery {
         Ok(explanations::addressed_to(services(ctx).db.reader(), user)
             .await?
             .into_iter()
-            .map(|(e, r)| to_explanation(e, Some(r)))
+            .map(to_explanation)
             .collect())
     }
 
@@ -556,7 +560,7 @@ impl OutcomesMutation {
         body: String,
     ) -> Result<Explanation> {
         let actor = actor(ctx).await?;
-        let e = explanations::publish(
+        let seen = explanations::publish(
             services(ctx),
             actor,
             parse_id(&topic_id, "topicId")?,
@@ -564,7 +568,7 @@ impl OutcomesMutation {
             &body,
         )
         .await?;
-        Ok(to_explanation(e, None))
+        Ok(to_explanation(seen))
     }
 
     /// A recipient answers whether the explanation satisfied them.
@@ -586,8 +590,8 @@ impl OutcomesMutation {
         )
         .await?;
         let viewer = optional_actor(ctx).await?;
-        let (e, receipt) = explanations::read(services(ctx), viewer, explanation_id).await?;
-        Ok(to_explanation(e, receipt))
+        let seen = explanations::read(services(ctx), viewer, explanation_id).await?;
+        Ok(to_explanation(seen))
     }
 
     /// Marks notifications read (all when `ids` is empty).
@@ -661,6 +665,6 @@ pub(crate) async fn topic_explanations(
     Ok(explanations::of_topic(services(ctx), viewer, topic)
         .await?
         .into_iter()
-        .map(|e| to_explanation(e, None))
+        .map(to_explanation)
         .collect())
 }

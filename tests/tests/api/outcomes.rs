@@ -838,4 +838,74 @@ db_tests!(
     an_outcome_past_its_deadline_is_overdue,
     a_supervisor_flags_and_the_correction_keeps_every_version,
     notifications_arrive_once_per_recipient_and_can_be_marked_read,
+    only_the_topics_staff_see_how_many_dissenters_an_explanation_reached,
 );
+
+/// The recipients of an explanation to dissenters are a count of one stance
+/// in its audience: two dissenters in a scope of three responses (under k)
+/// must not be learnt from it by the public or by a recipient.
+async fn only_the_topics_staff_see_how_many_dissenters_an_explanation_reached(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, organiser, _, voters) = closed_topic(
+        &app,
+        "DECISION",
+        &[
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::GUODIANZI, "OPPOSE"),
+            (codes::TAIPINGBAO, "SUPPORT"),
+        ],
+    )
+    .await;
+    app.ok(
+        Some(&organiser.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 90) }),
+    )
+    .await;
+    let published = app
+        .ok(
+            Some(&organiser.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "补偿标准按县里统一文件执行。" }),
+        )
+        .await;
+    assert_eq!(published["publishExplanation"]["recipients"], 2);
+    let explanation = published["publishExplanation"]["id"].as_str().unwrap();
+
+    let by_id = "query($e: ID!) { explanation(id: $e) { recipients } }";
+    let on_topic = "query($t: ID!) { topic(id: $t) { explanations { recipients } } }";
+    let staff = app
+        .ok(
+            Some(&organiser.access_token),
+            by_id,
+            json!({ "e": explanation }),
+        )
+        .await;
+    assert_eq!(staff["explanation"]["recipients"], 2);
+    let staff = app
+        .ok(Some(&organiser.access_token), on_topic, json!({ "t": id }))
+        .await;
+    assert_eq!(staff["topic"]["explanations"][0]["recipients"], 2);
+
+    let dissenter = &voters[0].token;
+    for (who, token) in [
+        ("anonymous", None),
+        ("a recipient", Some(dissenter.as_str())),
+    ] {
+        let read = app.ok(token, by_id, json!({ "e": explanation })).await;
+        assert!(read["explanation"]["recipients"].is_null(), "{who}: {read}");
+        let listed = app.ok(token, on_topic, json!({ "t": id })).await;
+        assert!(
+            listed["topic"]["explanations"][0]["recipients"].is_null(),
+            "{who}: {listed}"
+        );
+    }
+    let mine = app
+        .ok(
+            Some(dissenter),
+            "{ myExplanations { recipients } }",
+            json!({}),
+        )
+        .await;
+    assert!(mine["myExplanations"][0]["recipients"].is_null(), "{mine}");
+}
