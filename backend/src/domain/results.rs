@@ -215,6 +215,22 @@ impl ResultsMemo {
     }
 }
 
+/// A topic's kind, its options (a `CHOICE` topic's; none for the others) and
+/// the choices a response may take, in the order rows list them.
+async fn choices_of(
+    db: &sea_orm::DatabaseConnection,
+    topic: &Topic,
+) -> Result<(Kind, Vec<topics::TopicOption>, Vec<Choice>)> {
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = if kind == Kind::Choice {
+        topics::options(db, topic.id).await?
+    } else {
+        Vec::new()
+    };
+    let choices = kind.choices(&options);
+    Ok((kind, options, choices))
+}
+
 /// Where each of `choices` sits in the table's keys.
 fn slots_of(table: &TopicTally, choices: &[Choice]) -> Vec<Option<usize>> {
     choices
@@ -295,13 +311,7 @@ pub async fn results(
     // Rows never stand above `within`: a coarser row would be `within`'s
     // own total under another name.
     let level = level.max(divisions::level_of(&within).unwrap_or(level));
-    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
-    let options = if kind == Kind::Choice {
-        topics::options(db, topic.id).await?
-    } else {
-        Vec::new()
-    };
-    let choices = kind.choices(&options);
+    let (kind, options, choices) = choices_of(db, &topic).await?;
 
     let k = i64::from(svc.settings.privacy_min_cell);
     let question = Question {
@@ -453,13 +463,7 @@ pub async fn published_cells(
     codes: &[String],
 ) -> Result<Vec<Option<PublishedCell>>> {
     let db = svc.db.reader();
-    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
-    let options = if kind == Kind::Choice {
-        topics::options(db, topic.id).await?
-    } else {
-        Vec::new()
-    };
-    let choices = kind.choices(&options);
+    let (_, _, choices) = choices_of(db, topic).await?;
     svc.tallies
         .with_villages(db, topic.id, Freshness::WithinLag, |table| {
             let slots = slots_of(table, &choices);
