@@ -168,6 +168,8 @@ pub struct Explanation {
     pub published_at: DateTime<Utc>,
     /// For a recipient: when they first read it.
     pub read_at: Option<DateTime<Utc>>,
+    /// Whether the viewer may answer it: they are among its recipients.
+    pub can_reply: bool,
     /// For a recipient: their answer.
     pub my_reply: Option<ExplanationReply>,
     pub my_reply_comment: Option<String>,
@@ -193,6 +195,7 @@ fn to_explanation(seen: explanations::Seen) -> Explanation {
         recipients,
         published_at: e.published_at,
         read_at: receipt.as_ref().and_then(|r| r.read_at),
+        can_reply: receipt.is_some(),
         my_reply: receipt.as_ref().and_then(|r| match r.reply.as_deref() {
             Some("satisfied") => Some(ExplanationReply::Satisfied),
             Some("unsatisfied") => Some(ExplanationReply::Unsatisfied),

@@ -7,7 +7,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use super::context::{actor, optional_actor, services, user_id, CountersRead};
+use super::context::{actor, optional_actor, optional_user_id, services, user_id, CountersRead};
 use super::types::{parse_id, Division, DivisionLevel, TopicCategory};
 use crate::domain::opinions::{self, ChoiceInput, OpinionFilter, ProxyFor};
 use crate::domain::topics::records::{self, NewAssessment, NewMeeting};
@@ -221,9 +221,12 @@ impl Topic {
             .map(Meeting)
             .collect())
     }
-    /// The signed-in resident's current opinion, if any.
+    /// The signed-in resident's current opinion, if any; `null` for a
+    /// signed-out visitor (a shared topic link works without an account).
     async fn my_opinion(&self, ctx: &Context<'_>) -> Result<Option<Opinion>> {
-        let user = user_id(ctx)?;
+        let Some(user) = optional_user_id(ctx)? else {
+            return Ok(None);
+        };
         Ok(opinions::mine(services(ctx).db.reader(), user, self.0.id)
             .await?
             .map(|o| Opinion {
@@ -271,17 +274,26 @@ impl Topic {
         crate::domain::outcomes::completed_on_time(&self.0)
     }
     /// Whether the signed-in user may give an opinion (ignoring the state),
-    /// and if not, why.
+    /// and if not, why; a signed-out visitor may not until they sign in
+    /// (`signInRequired`).
     async fn my_eligibility(&self, ctx: &Context<'_>) -> Result<Eligibility> {
-        let user = user_id(ctx)?;
+        let Some(user) = optional_user_id(ctx)? else {
+            return Ok(Eligibility {
+                eligible: false,
+                sign_in_required: true,
+                reason: Some("sign in to take part".into()),
+            });
+        };
         Ok(
             match topics::check_eligible(services(ctx).db.reader(), &self.0, user).await {
                 Ok(_) => Eligibility {
                     eligible: true,
+                    sign_in_required: false,
                     reason: None,
                 },
                 Err(Error::Forbidden(reason)) => Eligibility {
                     eligible: false,
+                    sign_in_required: false,
                     reason: Some(reason),
                 },
                 Err(other) => return Err(other.into()),
@@ -293,6 +305,8 @@ impl Topic {
 #[derive(SimpleObject)]
 pub struct Eligibility {
     pub eligible: bool,
+    /// The viewer is signed out: signing in is the first step.
+    pub sign_in_required: bool,
     pub reason: Option<String>,
 }
 

@@ -1188,4 +1188,37 @@ db_tests!(
     an_organiser_outside_the_scope_cannot_create_or_move_topics,
     residents_find_topics_of_their_village_and_above,
     the_audit_log_shows_each_move_to_those_who_oversee_the_division,
+    a_signed_out_visitor_reads_the_topic_page_and_is_asked_to_sign_in,
 );
+
+/// The resident topic page's own fields, asked by someone with a shared
+/// link and no account: the page must render, so "my" fields answer for a
+/// visitor rather than refusing the whole request; a token that is sent
+/// but expired or forged is still refused, so the client refreshes it.
+async fn a_signed_out_visitor_reads_the_topic_page_and_is_asked_to_sign_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, _) = open_topic(
+        &app,
+        codes::GUODIANZI,
+        topic_input(codes::GUODIANZI, "DECISION"),
+    )
+    .await;
+    let page = "query($id: ID!) { topic(id: $id) { title state myOpinion { id } myEligibility { eligible signInRequired reason } } }";
+    let visitor = app.ok(None, page, json!({ "id": id })).await;
+    assert_eq!(visitor["topic"]["state"], "OPEN");
+    assert!(visitor["topic"]["myOpinion"].is_null());
+    assert_eq!(visitor["topic"]["myEligibility"]["eligible"], false);
+    assert_eq!(visitor["topic"]["myEligibility"]["signInRequired"], true);
+
+    let resident = app.resident(codes::GUODIANZI).await;
+    let signed_in = app
+        .ok(Some(&resident.access_token), page, json!({ "id": id }))
+        .await;
+    assert_eq!(signed_in["topic"]["myEligibility"]["eligible"], true);
+    assert_eq!(signed_in["topic"]["myEligibility"]["signInRequired"], false);
+
+    let forged = app
+        .gql(Some("not-a-token"), page, json!({ "id": id }))
+        .await;
+    assert_eq!(error_code(&forged), Some("UNAUTHENTICATED"), "{forged}");
+}

@@ -127,6 +127,7 @@ const en: typeof zh = {
   },
   opinions: { title: 'My opinions', empty: 'You have not given an opinion yet' },
   explanations: {
+    signInToReply: 'If this explanation was written to you, sign in to say whether it satisfies you.',
     title: 'Explanations to me',
     one: 'Explanation',
     empty: 'No explanations for you yet',

@@ -126,6 +126,7 @@ export default {
   },
   opinions: { title: '我的意见', empty: '您还没有发表过意见' },
   explanations: {
+    signInToReply: '如果这份说明是写给您的，登录后可以回复是否满意。',
     title: '给我的解释说明',
     one: '解释说明',
     empty: '暂时没有给您的解释说明',
