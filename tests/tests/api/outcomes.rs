@@ -838,8 +838,71 @@ db_tests!(
     an_outcome_past_its_deadline_is_overdue,
     a_supervisor_flags_and_the_correction_keeps_every_version,
     notifications_arrive_once_per_recipient_and_can_be_marked_read,
+    notifications_marked_read_all_at_once_are_read_by_the_next_list,
     only_the_topics_staff_see_how_many_dissenters_an_explanation_reached,
 );
+
+/// Issue 18: "mark all" answered 3 yet the unread list kept all 3. Three
+/// notifications (an outcome, two explanations), other writes between them
+/// and the mark (opinions through the group commit), then the list the
+/// 消息 page reads must show every one read.
+async fn notifications_marked_read_all_at_once_are_read_by_the_next_list(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, voters) =
+        closed_topic(&app, "DECISION", &[(codes::GUODIANZI, "OPPOSE")]).await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    for body in ["补偿标准按县里统一文件执行。", "流转费每年十月底前支付。"] {
+        app.ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": body }),
+        )
+        .await;
+    }
+    let token = &voters[0].token;
+    let unread_q = "{ notifications(unreadOnly: true) { id readAt } }";
+    let all_q = "{ notifications { id readAt } }";
+    for round in 0..3 {
+        if round > 0 {
+            // Other activity on the writer between rounds: opinions through
+            // the group commit, and a fresh notification to mark.
+            closed_topic(
+                &app,
+                "DECISION",
+                &[(codes::GUODIANZI, "SUPPORT"), (codes::TAIPINGBAO, "OPPOSE")],
+            )
+            .await;
+            app.ok(
+                Some(&org.access_token),
+                EXPLAIN,
+                json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": format!("第{round}次说明。") }),
+            )
+            .await;
+        }
+        let unread = app.ok(Some(token), unread_q, json!({})).await;
+        let expected = if round == 0 { 3 } else { 1 };
+        assert_eq!(
+            unread["notifications"].as_array().unwrap().len(),
+            expected,
+            "round {round}: {unread}"
+        );
+        let marked = app
+            .ok(Some(token), "mutation { markNotificationsRead }", json!({}))
+            .await;
+        assert_eq!(marked["markNotificationsRead"], expected, "round {round}");
+        let unread = app.ok(Some(token), unread_q, json!({})).await;
+        assert_eq!(unread["notifications"], json!([]), "round {round}");
+        let all = app.ok(Some(token), all_q, json!({})).await;
+        for n in all["notifications"].as_array().unwrap() {
+            assert!(!n["readAt"].is_null(), "round {round}: {all}");
+        }
+    }
+}
 
 /// The recipients of an explanation to dissenters are a count of one stance
 /// in its audience: two dissenters in a scope of three responses (under k)
