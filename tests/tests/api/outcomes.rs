@@ -963,10 +963,25 @@ async fn notifications_marked_read_all_at_once_are_read_by_the_next_list(backend
             "round {round}"
         );
         assert_all_read(&app, token).await;
+        assert_no_transaction_left_open(&app, backend).await;
     }
 }
 
 const MARK: &str = "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }";
+
+/// SQLite's single writer is back in autocommit: no transaction was left
+/// open on it for later writes to land in unseen by the readers.
+async fn assert_no_transaction_left_open(app: &TestApp, backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    if matches!(backend, Backend::Sqlite) {
+        app.services
+            .db
+            .writer()
+            .execute_unprepared("BEGIN IMMEDIATE; ROLLBACK")
+            .await
+            .expect("the writer is not inside a transaction");
+    }
+}
 
 /// The ids the tab bar's badge counts (`useUnread`).
 async fn unread(app: &TestApp, token: &str) -> Vec<String> {
@@ -1187,4 +1202,5 @@ async fn a_residents_writes_are_read_back_by_the_next_query_of_the_page(backend:
         .unwrap()
         .iter()
         .all(|r| r["status"] != "PENDING"));
+    assert_no_transaction_left_open(&app, backend).await;
 }
