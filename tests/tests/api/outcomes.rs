@@ -838,6 +838,8 @@ db_tests!(
     an_outcome_past_its_deadline_is_overdue,
     a_supervisor_flags_and_the_correction_keeps_every_version,
     notifications_arrive_once_per_recipient_and_can_be_marked_read,
+    notifications_marked_read_all_at_once_are_read_by_the_next_list,
+    a_residents_writes_are_read_back_by_the_next_query_of_the_page,
     only_the_topics_staff_see_how_many_dissenters_an_explanation_reached,
 );
 
@@ -908,4 +910,297 @@ async fn only_the_topics_staff_see_how_many_dissenters_an_explanation_reached(ba
         )
         .await;
     assert!(mine["myExplanations"][0]["recipients"].is_null(), "{mine}");
+}
+
+/// Issue 18: "mark all" answered 3 yet the unread list kept all 3. Three
+/// notifications (an outcome, two explanations), other writes between rounds
+/// (opinions through the group commit, another topic's lifecycle), then the
+/// list the 消息 page reads must show every one read.
+async fn notifications_marked_read_all_at_once_are_read_by_the_next_list(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, org, _, voters) =
+        closed_topic(&app, "DECISION", &[(codes::GUODIANZI, "OPPOSE")]).await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    for body in ["补偿标准按县里统一文件执行。", "流转费每年十月底前支付。"]
+    {
+        app.ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": body }),
+        )
+        .await;
+    }
+    let token = &voters[0].token;
+    for round in 0..3 {
+        if round > 0 {
+            closed_topic(
+                &app,
+                "DECISION",
+                &[(codes::GUODIANZI, "SUPPORT"), (codes::TAIPINGBAO, "OPPOSE")],
+            )
+            .await;
+            app.ok(
+                Some(&org.access_token),
+                EXPLAIN,
+                json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": format!("第{round}次说明。") }),
+            )
+            .await;
+        }
+        let expected = if round == 0 { 3 } else { 1 };
+        assert_eq!(unread(&app, token).await.len(), expected, "round {round}");
+        // The page's "mark all" sends an empty list; null means all too.
+        let ids = if round == 1 { json!(null) } else { json!([]) };
+        let marked = app.ok(Some(token), MARK, json!({ "ids": ids })).await;
+        assert_eq!(marked["markNotificationsRead"], expected, "round {round}");
+        assert_eq!(
+            unread(&app, token).await,
+            Vec::<String>::new(),
+            "round {round}"
+        );
+        assert_all_read(&app, token).await;
+        assert_no_transaction_left_open(&app, backend).await;
+    }
+}
+
+const MARK: &str = "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }";
+
+/// SQLite's single writer is back in autocommit: no transaction was left
+/// open on it for later writes to land in unseen by the readers.
+async fn assert_no_transaction_left_open(app: &TestApp, backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    if matches!(backend, Backend::Sqlite) {
+        app.services
+            .db
+            .writer()
+            .execute_unprepared("BEGIN IMMEDIATE; ROLLBACK")
+            .await
+            .expect("the writer is not inside a transaction");
+    }
+}
+
+/// The ids the tab bar's badge counts (`useUnread`).
+async fn unread(app: &TestApp, token: &str) -> Vec<String> {
+    let data = app
+        .ok(
+            Some(token),
+            "{ notifications(unreadOnly: true, first: 99) { id readAt } }",
+            json!({}),
+        )
+        .await;
+    data["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            assert!(n["readAt"].is_null());
+            n["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Every notification on the 消息 page's list has its `readAt`.
+async fn assert_all_read(app: &TestApp, token: &str) {
+    let all = app
+        .ok(
+            Some(token),
+            "{ notifications(first: 100) { id readAt } }",
+            json!({}),
+        )
+        .await;
+    let all = all["notifications"].as_array().unwrap();
+    assert!(!all.is_empty());
+    for n in all {
+        assert!(!n["readAt"].is_null(), "{n}");
+    }
+}
+
+/// Read-your-writes for the mutations the resident pages call: each one,
+/// answered, is seen at once by the query that page runs next (SQLite
+/// writes on its writer and reads on a separate reader pool).
+async fn a_residents_writes_are_read_back_by_the_next_query_of_the_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
+    // The topic page: submit, revise, read back `myOpinion`.
+    let now = Utc::now();
+    let created = app
+        .ok(
+            Some(&org.access_token),
+            "mutation($i: TopicInput!) { createTopic(input: $i) { id } }",
+            json!({ "i": {
+                "title": "村道硬化方案", "body": "三组到五组村道硬化。", "category": "LAND_TRANSFER", "kind": "DECISION",
+                "scopeCode": codes::XIAGUANYING,
+                "opensAt": (now + Duration::hours(73)).to_rfc3339(), "closesAt": (now + Duration::hours(120)).to_rfc3339(),
+            } }),
+        )
+        .await;
+    let id = created["createTopic"]["id"].as_str().unwrap().to_owned();
+    for step in ["announceTopic", "openTopic"] {
+        app.ok(
+            Some(&org.access_token),
+            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let (_, token) = fast_resident(&app, codes::GUODIANZI).await;
+    let token = token.as_str();
+    let mine = "query($t: ID!) { topic(id: $t) { myOpinion { stance reason } } }";
+    for (stance, reason) in [
+        ("SUPPORT", "方便出行"),
+        ("OPPOSE", "占了耕地"),
+        ("OPPOSE", "占了耕地，补偿太低"),
+    ] {
+        app.ok(
+            Some(token),
+            SUBMIT,
+            json!({ "t": id, "s": stance, "r": reason }),
+        )
+        .await;
+        let read = app.ok(Some(token), mine, json!({ "t": id })).await;
+        assert_eq!(read["topic"]["myOpinion"]["stance"], stance);
+        assert_eq!(read["topic"]["myOpinion"]["reason"], reason);
+    }
+    app.ok(
+        Some(&org.access_token),
+        "mutation($id: ID!) { closeTopic(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.ok(
+        Some(&org.access_token),
+        PUBLISH,
+        json!({ "t": id, "i": outcome(Some("SUPPORT"), None, 30) }),
+    )
+    .await;
+    let explained = app
+        .ok(
+            Some(&org.access_token),
+            EXPLAIN,
+            json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "占地按县里统一标准补偿。" }),
+        )
+        .await;
+    let explanation = explained["publishExplanation"]["id"].as_str().unwrap();
+
+    // The explanation page: reply, read back.
+    app.ok(
+        Some(token),
+        REPLY,
+        json!({ "id": explanation, "r": "UNSATISFIED", "c": "还是太低" }),
+    )
+    .await;
+    let read = app
+        .ok(Some(token), READ, json!({ "id": explanation }))
+        .await;
+    assert_eq!(read["explanation"]["myReply"], "UNSATISFIED");
+    assert!(!read["explanation"]["readAt"].is_null());
+
+    // The 消息 page: one, then all.
+    let ids = unread(&app, token).await;
+    assert_eq!(ids.len(), 2);
+    let marked = app.ok(Some(token), MARK, json!({ "ids": [ids[0]] })).await;
+    assert_eq!(marked["markNotificationsRead"], 1);
+    assert_eq!(unread(&app, token).await, ids[1..].to_vec());
+    let marked = app.ok(Some(token), MARK, json!({ "ids": [] })).await;
+    assert_eq!(marked["markNotificationsRead"], 1);
+    assert_eq!(unread(&app, token).await, Vec::<String>::new());
+    assert_all_read(&app, token).await;
+
+    // The settings page.
+    for enabled in [false, true] {
+        app.ok(
+            Some(token),
+            "mutation($k: String!, $e: Boolean!) { setEmailPreference(kind: $k, enabled: $e) { enabled } }",
+            json!({ "k": "topic_announced", "e": enabled }),
+        )
+        .await;
+        let prefs = app
+            .ok(
+                Some(token),
+                "{ myEmailPreferences { kind enabled } }",
+                json!({}),
+            )
+            .await;
+        let pref = prefs["myEmailPreferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["kind"] == "topic_announced")
+            .unwrap()
+            .clone();
+        assert_eq!(pref["enabled"], enabled);
+    }
+
+    // The suggestions pages: suggest, support, withdraw, each read back.
+    let author = app.resident(codes::GUODIANZI).await;
+    let suggested = app
+        .ok(
+            Some(&author.access_token),
+            "mutation($input: SuggestTopicInput!) { suggestTopic(input: $input) { id } }",
+            json!({ "input": {
+                "divisionCode": codes::XIAGUANYING, "title": "修建文化广场",
+                "body": "村里没有活动场地，建议在村委会旁修建文化广场。", "category": "TRANSPORT_WATER",
+            } }),
+        )
+        .await;
+    let suggestion = suggested["suggestTopic"]["id"].as_str().unwrap().to_owned();
+    let list = "query($mine: Boolean) { suggestions(mine: $mine, first: 50) { nodes { id supporters supportedByMe } } }";
+    let mine = app
+        .ok(Some(&author.access_token), list, json!({ "mine": true }))
+        .await;
+    assert_eq!(mine["suggestions"]["nodes"][0]["id"], suggestion.as_str());
+    for (mutation, supported, supporters) in [
+        ("supportSuggestion", true, 1),
+        ("withdrawSuggestionSupport", false, 0),
+    ] {
+        app.ok(
+            Some(token),
+            &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ id }} }}"),
+            json!({ "id": suggestion }),
+        )
+        .await;
+        let listed = app.ok(Some(token), list, json!({})).await;
+        let node = listed["suggestions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == suggestion.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(node["supportedByMe"], supported, "{mutation}");
+        assert_eq!(node["supporters"], supporters, "{mutation}");
+    }
+
+    // The residency page: request, then cancel, each read back.
+    let newcomer = app.register("新来的").await;
+    let requests = "{ myResidencyRequests { id status } }";
+    app.ok(
+        Some(&newcomer.access_token),
+        "mutation($v: String!) { requestResidency(villageCode: $v) { id } }",
+        json!({ "v": codes::GUODIANZI }),
+    )
+    .await;
+    let read = app
+        .ok(Some(&newcomer.access_token), requests, json!({}))
+        .await;
+    assert_eq!(read["myResidencyRequests"][0]["status"], "PENDING");
+    app.ok(
+        Some(&newcomer.access_token),
+        "mutation { cancelResidencyRequest }",
+        json!({}),
+    )
+    .await;
+    let read = app
+        .ok(Some(&newcomer.access_token), requests, json!({}))
+        .await;
+    assert!(read["myResidencyRequests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] != "PENDING"));
+    assert_no_transaction_left_open(&app, backend).await;
 }
