@@ -64,11 +64,11 @@ impl<W: Write> Writer<W> {
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        self.inner.write_record(
-            cells
-                .into_iter()
-                .map(|c| cell(c.as_ref()).into_owned().into_bytes()),
-        )
+        // Field by field: no row of owned copies per export line.
+        for c in cells {
+            self.inner.write_field(cell(c.as_ref()).as_bytes())?;
+        }
+        self.inner.write_record(None::<&[u8]>)
     }
 
     /// The output, everything written.

@@ -22,6 +22,20 @@ use yishi::state::Clock;
 
 pub use serde_json;
 
+/// A topic of `kind` over `scope` that opens after the notice period.
+pub fn topic_input(scope: &str, kind: &str) -> Value {
+    let now = Utc::now();
+    json!({
+        "title": "村道硬化工程",
+        "body": "拟对三组至五组村道进行硬化，资金由上级补助和村集体共同承担。",
+        "category": "TRANSPORT_WATER",
+        "kind": kind,
+        "scopeCode": scope,
+        "opensAt": (now + chrono::Duration::hours(73)).to_rfc3339(),
+        "closesAt": (now + chrono::Duration::hours(120)).to_rfc3339(),
+    })
+}
+
 /// Declares each listed `async fn name(backend: Backend)` as two tests,
 /// `name::sqlite` and `name::postgres`.
 #[macro_export]
@@ -364,6 +378,35 @@ impl TestApp {
                 .expect("token")
                 .to_owned(),
         }
+    }
+
+    /// An open topic made from `input` (its scope set to `scope`) by a fresh
+    /// organiser of `scope`, announced and opened; its id and organiser.
+    pub async fn open_topic(&self, scope: &str, mut input: Value) -> (String, Account) {
+        let organiser = self
+            .with_role(yishi::domain::authz::Role::Organiser, scope)
+            .await;
+        input["scopeCode"] = json!(scope);
+        let created = self
+            .ok(
+                Some(&organiser.access_token),
+                "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        let id = created["createTopic"]["id"]
+            .as_str()
+            .expect("topic id")
+            .to_owned();
+        for step in ["announceTopic", "openTopic"] {
+            self.ok(
+                Some(&organiser.access_token),
+                &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        }
+        (id, organiser)
     }
 
     /// A registered user with a role over `division`, granted directly.

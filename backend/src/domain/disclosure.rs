@@ -214,12 +214,7 @@ impl Pattern {
     /// The suppressed subtree holding division `code`, if any.
     #[must_use]
     pub fn hidden_top(&self, code: &str) -> Option<&Hidden> {
-        // Subtrees are disjoint and sorted: those before `code`'s own
-        // ancestors end before it.
-        let at = self
-            .hidden
-            .partition_point(|h| h.code.as_str() < code && !code.starts_with(h.code.as_str()));
-        self.hidden.get(at).filter(|h| code.starts_with(&h.code))
+        self.cursor(code).hidden_top(code)
     }
 
     /// A reader of [`Pattern::hidden_top`] for divisions asked in code order
@@ -227,6 +222,8 @@ impl Pattern {
     /// binary search costs a logarithm of the hidden subtrees.
     #[must_use]
     pub fn cursor(&self, from: &str) -> Cursor<'_> {
+        // Subtrees are disjoint and sorted: those before `from`'s own
+        // ancestors end before it.
         let at = self
             .hidden
             .partition_point(|h| h.code.as_str() < from && !from.starts_with(h.code.as_str()));

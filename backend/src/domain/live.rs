@@ -76,6 +76,11 @@ impl Grant {
         let Some(started_as) = &self.viewer else {
             return Ok(());
         };
+        // Without a role at the start there is none to lose: no query per
+        // push for residents.
+        if started_as.assignments.is_empty() {
+            return Ok(());
+        }
         let current = Actor::load(svc.db.reader(), started_as.user_id).await?;
         if still_holds(started_as, &current) {
             Ok(())

@@ -47,6 +47,14 @@ impl RequestAuth {
         }
     }
 
+    /// The claims of a valid access token, if one was sent.
+    pub fn claims(&self) -> Option<&AccessClaims> {
+        match &self.credentials {
+            Credentials::Valid(claims) => Some(claims),
+            _ => None,
+        }
+    }
+
     pub fn anonymous() -> Self {
         Self {
             credentials: Credentials::Anonymous,

@@ -213,14 +213,11 @@ pub async fn ancestors(
     }
     let mut found = loaders(ctx)
         .divisions
-        .load_many(codes)
+        .load_many(codes.iter().cloned())
         .await
         .map_err(|e| to_gql(&e))?;
     // ancestor_codes lists them from the province down.
-    Ok(divisions::ancestor_codes(code)
-        .iter()
-        .filter_map(|c| found.remove(c))
-        .collect())
+    Ok(codes.iter().filter_map(|c| found.remove(c)).collect())
 }
 
 /// The user with `id`.

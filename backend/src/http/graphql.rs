@@ -129,15 +129,21 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// The client address for rate limits: the socket peer, or the forwarded
 /// address when the peer is a trusted proxy.
 fn client_ip(state: &AppState, parts: &axum::http::request::Parts) -> ClientIp {
-    let peer = parts
-        .extensions
+    ClientIp(client_address(state, &parts.headers, &parts.extensions))
+}
+
+/// [`client_ip`] for a handler that holds the headers and extensions apart
+/// (the WebSocket upgrade).
+pub(super) fn client_address(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    ClientIp(state.services.limits.client_ip(peer, forwarded))
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    state.services.limits.client_ip(peer, forwarded)
 }
 
 /// GET runs queries from the URL (never mutations); with no query it shows

@@ -16,7 +16,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use async_graphql::http::{WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, ErrorExtensions as _, Executor, Pos};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -144,11 +144,7 @@ pub async fn ws(
             "name graphql-transport-ws in Sec-WebSocket-Protocol",
         );
     };
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let ip = state.services.limits.client_ip(peer, forwarded);
+    let ip = super::graphql::client_address(&state, &headers, &extensions);
     let limits = state.services.settings.limits.clone();
     let admitted = match state.ws_gate.admit(ip, &limits) {
         Ok(admitted) => admitted,
@@ -257,17 +253,15 @@ fn session_data(payload: &serde_json::Value, jwt: &JwtKeys) -> Data {
                 .and_then(|v| v.as_str())
                 .map(|t| format!("Bearer {t}"))
         });
-    let claims = header
-        .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| jwt.verify(t.trim()).ok());
+    let auth = RequestAuth::from_header(header.as_deref(), jwt);
+    let claims = auth.claims();
     let session = Session {
-        user_id: claims.as_ref().and_then(|c| c.user_id()),
-        sid: claims.as_ref().map(|c| c.sid.clone()),
+        user_id: claims.and_then(|c| c.user_id()),
+        sid: claims.map(|c| c.sid.clone()),
         expires_at: claims.and_then(|c| DateTime::from_timestamp(c.exp, 0)),
     };
     let mut data = Data::default();
-    data.insert(RequestAuth::from_header(header.as_deref(), jwt));
+    data.insert(auth);
     data.insert(session);
     data
 }

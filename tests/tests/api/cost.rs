@@ -5,47 +5,20 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{json, Value};
 use yishi::domain::authz::Role;
 use yishi_tests::{
-    codes, db_tests, error_code, fast_resident, spawn_app, Account, Backend, TestApp,
+    codes, db_tests, error_code, fast_resident, spawn_app, topic_input, Account, Backend, TestApp,
 };
 
-fn topic_input(scope: &str, title: &str) -> Value {
-    let now = Utc::now();
-    json!({
-        "title": title,
-        "body": "拟对三组至五组村道进行硬化，资金由上级补助和村集体共同承担。",
-        "category": "TRANSPORT_WATER",
-        "kind": "DECISION",
-        "scopeCode": scope,
-        "opensAt": (now + Duration::hours(73)).to_rfc3339(),
-        "closesAt": (now + Duration::hours(120)).to_rfc3339(),
-    })
-}
-
-/// An open DECISION topic scoped to `scope`, run by a fresh organiser of it.
+/// An open DECISION topic titled `title` over `scope`, run by a fresh
+/// organiser of it.
 async fn open_topic(app: &TestApp, scope: &str, title: &str) -> (String, Account) {
-    let organiser = app.with_role(Role::Organiser, scope).await;
-    let data = app
-        .ok(
-            Some(&organiser.access_token),
-            "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
-            json!({ "input": topic_input(scope, title) }),
-        )
-        .await;
-    let id = data["createTopic"]["id"].as_str().unwrap().to_owned();
-    for step in ["announceTopic", "openTopic"] {
-        app.ok(
-            Some(&organiser.access_token),
-            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    }
-    (id, organiser)
+    let mut input = topic_input(scope, "DECISION");
+    input["title"] = json!(title);
+    app.open_topic(scope, input).await
 }
 
 async fn vote(app: &TestApp, token: &str, topic: &str, stance: &str, reason: &str) {

@@ -10,8 +10,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use yishi::domain::authz::Role;
-use yishi_tests::{codes, db_tests, spawn_app, spawn_app_with, Account, Backend, TestApp};
+use yishi_tests::{
+    codes, db_tests, spawn_app, spawn_app_with, topic_input, Account, Backend, TestApp,
+};
 
 const METRICS_TOKEN: &str = "scrape-token-for-tests-0123456789";
 
@@ -211,33 +212,11 @@ async fn subscribe(ws: &mut Socket, id: &str, topic: &str) {
 
 /// An open DECISION topic of 夏官营镇 and its organiser.
 async fn open_topic(app: &TestApp) -> (String, Account) {
-    let organiser = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
-    let now = chrono::Utc::now();
-    let data = app
-        .ok(
-            Some(&organiser.access_token),
-            "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
-            json!({ "input": {
-                "title": "村口加装路灯",
-                "body": "广场夜间照明不足，拟加装十盏太阳能路灯。",
-                "category": "PUBLIC_FACILITIES",
-                "kind": "DECISION",
-                "scopeCode": codes::XIAGUANYING,
-                "opensAt": (now + chrono::Duration::hours(73)).to_rfc3339(),
-                "closesAt": (now + chrono::Duration::hours(120)).to_rfc3339(),
-            } }),
-        )
-        .await;
-    let id = data["createTopic"]["id"].as_str().unwrap().to_owned();
-    for step in ["announceTopic", "openTopic"] {
-        app.ok(
-            Some(&organiser.access_token),
-            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ state }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    }
-    (id, organiser)
+    app.open_topic(
+        codes::XIAGUANYING,
+        topic_input(codes::XIAGUANYING, "DECISION"),
+    )
+    .await
 }
 
 async fn vote(app: &TestApp, token: &str, topic: &str) {

@@ -2,7 +2,8 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use yishi::domain::authz::Role;
 use yishi_tests::{
-    codes, db_tests, error_code, error_field, fast_resident, spawn_app, Account, Backend, TestApp,
+    codes, db_tests, error_code, error_field, fast_resident, spawn_app, topic_input, Account,
+    Backend, TestApp,
 };
 
 const SUBMIT: &str = "mutation($t: ID!, $s: Stance, $o: ID, $r: String) { submitOpinion(topicId: $t, stance: $s, optionId: $o, reason: $r) { id } }";
@@ -1024,29 +1025,13 @@ async fn assert_all_read(app: &TestApp, token: &str) {
 /// writes on its writer and reads on a separate reader pool).
 async fn a_residents_writes_are_read_back_by_the_next_query_of_the_page(backend: Backend) {
     let app = spawn_app(backend).await;
-    let org = app.with_role(Role::Organiser, codes::XIAGUANYING).await;
     // The topic page: submit, revise, read back `myOpinion`.
-    let now = Utc::now();
-    let created = app
-        .ok(
-            Some(&org.access_token),
-            "mutation($i: TopicInput!) { createTopic(input: $i) { id } }",
-            json!({ "i": {
-                "title": "村道硬化方案", "body": "三组到五组村道硬化。", "category": "LAND_TRANSFER", "kind": "DECISION",
-                "scopeCode": codes::XIAGUANYING,
-                "opensAt": (now + Duration::hours(73)).to_rfc3339(), "closesAt": (now + Duration::hours(120)).to_rfc3339(),
-            } }),
+    let (id, org) = app
+        .open_topic(
+            codes::XIAGUANYING,
+            topic_input(codes::XIAGUANYING, "DECISION"),
         )
         .await;
-    let id = created["createTopic"]["id"].as_str().unwrap().to_owned();
-    for step in ["announceTopic", "openTopic"] {
-        app.ok(
-            Some(&org.access_token),
-            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    }
     let (_, token) = fast_resident(&app, codes::GUODIANZI).await;
     let token = token.as_str();
     let mine = "query($t: ID!) { topic(id: $t) { myOpinion { stance reason } } }";

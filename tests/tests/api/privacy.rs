@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use yishi::domain::authz::Role;
-use yishi_tests::{codes, db_tests, fast_resident, spawn_app, Account, Backend, TestApp};
+use yishi_tests::{
+    codes, db_tests, fast_resident, spawn_app, topic_input, Account, Backend, TestApp,
+};
 
 const SUBMIT: &str =
     "mutation($t: ID!, $s: Stance) { submitOpinion(topicId: $t, stance: $s, reason: \"理由\") { id } }";
@@ -21,34 +22,7 @@ const DASHBOARD: &str = "query($d: String!) { dashboard(divisionCode: $d) { divi
 
 /// An open DECISION topic scoped to `scope`, run by a fresh organiser of it.
 async fn open_topic(app: &TestApp, scope: &str) -> (String, Account) {
-    let organiser = app.with_role(Role::Organiser, scope).await;
-    let now = Utc::now();
-    let input = json!({
-        "title": "村道硬化工程",
-        "body": "拟对三组至五组村道进行硬化，资金由上级补助和村集体共同承担。",
-        "category": "TRANSPORT_WATER",
-        "kind": "DECISION",
-        "scopeCode": scope,
-        "opensAt": (now + chrono::Duration::hours(73)).to_rfc3339(),
-        "closesAt": (now + chrono::Duration::hours(120)).to_rfc3339(),
-    });
-    let created = app
-        .ok(
-            Some(&organiser.access_token),
-            "mutation($input: TopicInput!) { createTopic(input: $input) { id } }",
-            json!({ "input": input }),
-        )
-        .await;
-    let id = created["createTopic"]["id"].as_str().unwrap().to_owned();
-    for step in ["announceTopic", "openTopic"] {
-        app.ok(
-            Some(&organiser.access_token),
-            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    }
-    (id, organiser)
+    app.open_topic(scope, topic_input(scope, "DECISION")).await
 }
 
 /// `n` residents of `village` each give `stance` on `topic`.

@@ -1,24 +1,13 @@
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use yishi::domain::authz::Role;
-use yishi_tests::{codes, db_tests, error_code, error_field, spawn_app, Account, Backend, TestApp};
+use yishi_tests::{
+    codes, db_tests, error_code, error_field, spawn_app, topic_input, Account, Backend, TestApp,
+};
 
 const CREATE: &str = "mutation($input: TopicInput!) { createTopic(input: $input) { id state options { id label } } }";
 const SUBMIT: &str = "mutation($t: ID!, $s: Stance, $o: ID, $r: String) { submitOpinion(topicId: $t, stance: $s, optionId: $o, reason: $r) { id revision villageCode stance optionId } }";
 const RESULTS: &str = "query($t: ID!, $l: DivisionLevel, $w: String) { topicResults(topicId: $t, level: $l, within: $w) { fullDetail consensus dissentingDivisionCodes minCell overall { total eligible participation quorumMet counts { stance optionId label count } } rows { divisionCode folded divisions total eligible counts { stance count } } } }";
-
-fn topic_input(scope: &str, kind: &str) -> Value {
-    let now = Utc::now();
-    json!({
-        "title": "村道硬化工程",
-        "body": "拟对三组至五组村道进行硬化，资金由上级补助和村集体共同承担。",
-        "category": "TRANSPORT_WATER",
-        "kind": kind,
-        "scopeCode": scope,
-        "opensAt": (now + Duration::hours(73)).to_rfc3339(),
-        "closesAt": (now + Duration::hours(120)).to_rfc3339(),
-    })
-}
 
 async fn create(app: &TestApp, organiser: &Account, input: Value) -> String {
     let data = app
@@ -38,18 +27,6 @@ async fn transition(app: &TestApp, who: &Account, name: &str, id: &str) -> Value
         json!({ "id": id }),
     )
     .await
-}
-
-/// An open DECISION topic scoped to `scope`, run by a fresh organiser of it.
-async fn open_topic(app: &TestApp, scope: &str, mut input: Value) -> (String, Account) {
-    let organiser = app.with_role(Role::Organiser, scope).await;
-    input["scopeCode"] = json!(scope);
-    let id = create(app, &organiser, input).await;
-    for step in ["announceTopic", "openTopic"] {
-        let resp = transition(app, &organiser, step, &id).await;
-        assert!(resp.get("errors").is_none(), "{step}: {resp}");
-    }
-    (id, organiser)
 }
 
 async fn vote(
@@ -356,7 +333,9 @@ async fn the_scheduler_opens_and_closes_on_time(backend: Backend) {
 
 async fn only_eligible_verified_residents_give_opinions(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::XIAGUANYING, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::XIAGUANYING, topic_input("", "DECISION"))
+        .await;
     let outside = app.resident(codes::XINGLONGLU).await;
     let unverified = app.register("未认证").await;
     assert_eq!(
@@ -398,7 +377,7 @@ async fn a_stakeholder_topic_is_for_the_listed_users_only(backend: Backend) {
     let mut input = topic_input("", "DECISION");
     input["eligibility"] = json!("STAKEHOLDERS");
     input["stakeholderUserIds"] = json!([listed.id]);
-    let (id, _) = open_topic(&app, codes::GUODIANZI, input).await;
+    let (id, _) = app.open_topic(codes::GUODIANZI, input).await;
     assert!(vote(&app, &listed, &id, "SUPPORT", None)
         .await
         .get("errors")
@@ -418,7 +397,7 @@ async fn dissent_needs_a_reason_when_the_topic_says_so(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut input = topic_input("", "APPRAISAL");
     input["reasonRequiredForDissent"] = json!(true);
-    let (id, _) = open_topic(&app, codes::GUODIANZI, input).await;
+    let (id, _) = app.open_topic(codes::GUODIANZI, input).await;
     let resident = app.resident(codes::GUODIANZI).await;
     let bare = vote(&app, &resident, &id, "UNSATISFIED", None).await;
     assert_eq!(error_field(&bare), Some("reason"));
@@ -488,7 +467,9 @@ async fn a_choice_topic_counts_options(backend: Backend) {
 
 async fn five_hundred_concurrent_submissions_keep_counters_exact(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, _) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (id, _) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
     let villages = [codes::GUODIANZI, codes::TAIPINGBAO, codes::XINGLONGLU];
     // Residents straight into the database: 500 registrations would only
     // measure password hashing.
@@ -527,7 +508,9 @@ async fn five_hundred_concurrent_submissions_keep_counters_exact(backend: Backen
 
 async fn results_roll_up_to_a_recount_at_every_level(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
     let plan = [
         (codes::GUODIANZI, "SUPPORT", 6),
         (codes::GUODIANZI, "OPPOSE", 2),
@@ -600,7 +583,9 @@ async fn results_roll_up_to_a_recount_at_every_level(backend: Backend) {
 /// that loads race with writes) must still end equal to a recount.
 async fn a_results_answer_is_served_again_only_while_its_counters_are_unchanged(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
     let (_, resident) = yishi_tests::fast_resident(&app, codes::GUODIANZI).await;
     let ask = |token: Option<String>| {
         let app = &app;
@@ -656,7 +641,9 @@ async fn a_results_answer_is_served_again_only_while_its_counters_are_unchanged(
 
 async fn results_read_during_a_storm_of_opinions_equal_a_recount(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
     let villages = [codes::GUODIANZI, codes::TAIPINGBAO, codes::XINGLONGLU];
     let mut tokens = Vec::new();
     for i in 0..120 {
@@ -728,7 +715,9 @@ async fn results_read_during_a_storm_of_opinions_equal_a_recount(backend: Backen
 
 async fn small_villages_are_folded_for_the_public(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::XIAGUANYING, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::XIAGUANYING, topic_input("", "DECISION"))
+        .await;
     for (village, n) in [(codes::GUODIANZI, 6), (codes::TAIPINGBAO, 1)] {
         for _ in 0..n {
             let (_, token) = yishi_tests::fast_resident(&app, village).await;
@@ -771,7 +760,9 @@ async fn small_villages_are_folded_for_the_public(backend: Backend) {
 
 async fn organisers_list_filter_and_export_opinions_and_residents_see_their_own(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::XIAGUANYING, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::XIAGUANYING, topic_input("", "DECISION"))
+        .await;
     let supervisor = app.with_role(Role::Supervisor, codes::YUZHONG).await;
     let outsider = app.with_role(Role::Organiser, codes::CHENGGUAN_TOWN).await;
     let a = app.resident(codes::GUODIANZI).await;
@@ -924,7 +915,9 @@ async fn an_organiser_records_an_offline_opinion_the_resident_can_confirm_or_cor
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let (id, organiser) = open_topic(&app, codes::GUODIANZI, topic_input("", "DECISION")).await;
+    let (id, organiser) = app
+        .open_topic(codes::GUODIANZI, topic_input("", "DECISION"))
+        .await;
     let elder = app.resident(codes::GUODIANZI).await;
     let meeting = app
         .ok(
@@ -1035,9 +1028,15 @@ async fn an_organiser_outside_the_scope_cannot_create_or_move_topics(backend: Ba
 
 async fn residents_find_topics_of_their_village_and_above(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (village_topic, _) = open_topic(&app, codes::GUODIANZI, topic_input("", "DECISION")).await;
-    let (county_topic, _) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
-    let (other_topic, _) = open_topic(&app, codes::TAIPINGBAO, topic_input("", "DECISION")).await;
+    let (village_topic, _) = app
+        .open_topic(codes::GUODIANZI, topic_input("", "DECISION"))
+        .await;
+    let (county_topic, _) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
+    let (other_topic, _) = app
+        .open_topic(codes::TAIPINGBAO, topic_input("", "DECISION"))
+        .await;
     let query = "query($d: String, $s: [TopicState!]) { topics(forDivision: $d, states: $s) { edges { node { id } } } }";
     let found = app
         .ok(None, query, json!({ "d": codes::GUODIANZI, "s": ["OPEN"] }))
@@ -1075,7 +1074,7 @@ async fn participation_and_quorum_are_measured_against_residents_at_opening(back
     }
     let mut input = topic_input("", "DECISION");
     input["quorumPercent"] = json!(50);
-    let (id, organiser) = open_topic(&app, codes::XIAGUANYING, input).await;
+    let (id, organiser) = app.open_topic(codes::XIAGUANYING, input).await;
     // Three of four in 过店子, none of two in 太平堡.
     for (_, token) in voters
         .iter()
@@ -1132,7 +1131,9 @@ async fn participation_and_quorum_are_measured_against_residents_at_opening(back
 /// organisers of the division, page by page; others cannot read it.
 async fn the_audit_log_shows_each_move_to_those_who_oversee_the_division(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, _) = open_topic(&app, codes::YUZHONG, topic_input("", "DECISION")).await;
+    let (id, _) = app
+        .open_topic(codes::YUZHONG, topic_input("", "DECISION"))
+        .await;
     let supervisor = app.with_role(Role::Supervisor, codes::YUZHONG).await;
     let query = "query($d: String!, $s: String, $f: Int, $a: String) { auditLog(divisionCode: $d, subjectType: \"topic\", subjectId: $s, first: $f, after: $a) { nodes { action subjectId divisionCode } pageInfo { hasNextPage endCursor } } }";
     let page = app
@@ -1197,12 +1198,9 @@ db_tests!(
 /// but expired or forged is still refused, so the client refreshes it.
 async fn a_signed_out_visitor_reads_the_topic_page_and_is_asked_to_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, _) = open_topic(
-        &app,
-        codes::GUODIANZI,
-        topic_input(codes::GUODIANZI, "DECISION"),
-    )
-    .await;
+    let (id, _) = app
+        .open_topic(codes::GUODIANZI, topic_input(codes::GUODIANZI, "DECISION"))
+        .await;
     let page = "query($id: ID!) { topic(id: $id) { title state myOpinion { id } myEligibility { eligible signInRequired reason } } }";
     let visitor = app.ok(None, page, json!({ "id": id })).await;
     assert_eq!(visitor["topic"]["state"], "OPEN");
