@@ -504,7 +504,11 @@ pub fn spawn_revocation_sync(svc: &Services) {
             let from = since.unwrap_or_else(|| started - revocations.window());
             match revoked_since(db.reader(), from).await {
                 Ok(sessions) => {
-                    revocations.revoke(sessions, started);
+                    // Nothing new (always, on one SQLite instance): leave the
+                    // write lock the verifier reads through alone.
+                    if !sessions.is_empty() {
+                        revocations.revoke(sessions, started);
+                    }
                     since = Some(started - REVOCATION_SYNC_OVERLAP);
                 }
                 // Before the first migration there is no table yet.
@@ -525,18 +529,18 @@ pub fn spawn_revocation_sync(svc: &Services) {
 /// # Errors
 /// Database errors only.
 pub async fn logout(svc: &Services, refresh_token: &str) -> Result<()> {
+    let now = svc.now();
     let txn = svc.db.begin().await?;
-    if let Some(stored) = refresh_tokens::Entity::find()
+    let stored = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(token::digest(refresh_token)))
         .one(&txn)
-        .await?
-    {
-        let revoked = revoke_family(&txn, &stored.family_id, svc.now()).await?;
-        txn.commit().await?;
-        announce_revoked(svc, revoked, svc.now()).await;
-        return Ok(());
-    }
+        .await?;
+    let revoked = match stored {
+        Some(stored) => revoke_family(&txn, &stored.family_id, now).await?,
+        None => Vec::new(),
+    };
     txn.commit().await?;
+    announce_revoked(svc, revoked, now).await;
     Ok(())
 }
 

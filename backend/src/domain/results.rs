@@ -361,8 +361,9 @@ pub async fn results(
     })
 }
 
-/// The rows, overall and agreement of `within` at `level`: exact when
-/// `pattern` is `None` (full detail), else the projection of the pattern.
+/// The rows, overall and agreement of `within` at `level` (at or below
+/// `within`'s own level, as `results` clamps it): exact when `pattern` is
+/// `None` (full detail), else the projection of the pattern.
 fn roll_up_table(
     table: &TopicTally,
     slots: &[Option<usize>],
@@ -372,9 +373,6 @@ fn roll_up_table(
     k: i64,
     pattern: Option<&Pattern>,
 ) -> RolledUp {
-    // Rows never stand above `within`: a coarser row would be `within`'s
-    // own total under another name.
-    let level = level.max(divisions::level_of(within).unwrap_or(level));
     let mut overall = DivisionResult::new(within.to_owned(), choices);
     if pattern.is_some_and(|p| !p.is_shown(within)) {
         overall.withheld = true;
@@ -788,6 +786,8 @@ mod tests {
                 .map(|(c, t)| (c.as_str(), t.counts.iter().sum())),
             5,
         );
+        // As `results` asks it: rows never above `within`.
+        let level = level.max(divisions::level_of(within).unwrap_or(level));
         roll_up_table(
             table,
             &slots,

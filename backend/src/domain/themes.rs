@@ -273,11 +273,13 @@ impl ThemesMemo {
     }
 
     /// How many entries are kept (for tests).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.lock().expect("themes memo poisoned").len()
     }
 
     /// Whether nothing is kept.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
