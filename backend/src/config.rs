@@ -35,6 +35,9 @@ pub struct Settings {
     pub demo_data: bool,
     /// How far ahead of opening a topic must be announced (提前通报).
     pub notice_period: chrono::Duration,
+    /// How long after closing a topic's outcome is due; after that the
+    /// topic shows "decision overdue" in public.
+    pub decision_due: chrono::Duration,
     /// Result cells with fewer responses are folded into their parent for
     /// the public (k-anonymity).
     pub privacy_min_cell: u32,
@@ -124,6 +127,7 @@ struct FileSettings {
     yishi_env: Option<String>,
     yishi_demo_data: Option<String>,
     yishi_notice_period_hours: Option<String>,
+    yishi_decision_due_days: Option<String>,
     yishi_privacy_min_cell: Option<String>,
     yishi_scheduler_interval_secs: Option<String>,
     yishi_bulk_inline_max: Option<String>,
@@ -349,6 +353,12 @@ impl Settings {
             72,
             0..=24 * 60,
         )?;
+        let decision_due_days: i64 = parse_number(
+            "YISHI_DECISION_DUE_DAYS",
+            get("YISHI_DECISION_DUE_DAYS", &file.yishi_decision_due_days),
+            15,
+            1..=365,
+        )?;
         let privacy_min_cell: u32 = parse_number(
             "YISHI_PRIVACY_MIN_CELL",
             get("YISHI_PRIVACY_MIN_CELL", &file.yishi_privacy_min_cell),
@@ -503,6 +513,7 @@ impl Settings {
             production,
             demo_data,
             notice_period: chrono::Duration::hours(notice_hours),
+            decision_due: chrono::Duration::days(decision_due_days),
             privacy_min_cell,
             scheduler_interval: Duration::from_secs(scheduler_secs),
             bulk_inline_max,

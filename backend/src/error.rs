@@ -23,6 +23,13 @@ pub enum Error {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// A rule of the consultation procedure refuses the request; `code`
+    /// names the rule (e.g. `EARLY_CLOSE_NEEDS_COUNTERSIGNATURE`) so a
+    /// client can offer the explicit exception instead.
+    Procedure {
+        code: &'static str,
+        message: String,
+    },
     /// Anything else; logged with its cause, shown as "internal error".
     Internal(anyhow::Error),
 }
@@ -49,6 +56,13 @@ impl Error {
         Self::Conflict(message.into())
     }
 
+    pub fn procedure(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Procedure {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
     }
@@ -62,6 +76,7 @@ impl Error {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Procedure { code, .. } => code,
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -73,7 +88,8 @@ impl Error {
             | Self::Forbidden(m)
             | Self::NotFound(m)
             | Self::Conflict(m)
-            | Self::BadInput { message: m, .. } => m.clone(),
+            | Self::BadInput { message: m, .. }
+            | Self::Procedure { message: m, .. } => m.clone(),
             Self::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry after {retry_after_secs} s")
             }

@@ -75,6 +75,16 @@ enum Command {
     /// Verify the result counters against the opinions; exits non-zero on
     /// any difference.
     Check,
+    /// Recompute the hash chain of a topic's public procedure record (or of
+    /// every topic's with --all); exits non-zero when an entry was edited,
+    /// inserted or deleted after the fact.
+    VerifyRecord {
+        /// The topic id.
+        #[arg(required_unless_present = "all")]
+        topic: Option<i64>,
+        #[arg(long, conflicts_with = "topic")]
+        all: bool,
+    },
 }
 
 #[tokio::main]
@@ -221,6 +231,32 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     println!("topic {topic} village {village} {choice}: counter {counter}, opinions {recount}");
                 }
                 anyhow::bail!("{} counter(s) differ from the opinions", mismatches.len());
+            }
+        }
+        Command::VerifyRecord { topic, all } => {
+            let db = services.db.reader();
+            let ids = match topic {
+                Some(id) => vec![id],
+                None if all => yishi::domain::record::topics_with_record(db)
+                    .await
+                    .map_err(domain_error)?,
+                None => Vec::new(),
+            };
+            let mut broken = 0;
+            for id in ids {
+                let v = yishi::domain::record::verify(db, id)
+                    .await
+                    .map_err(domain_error)?;
+                match &v.broken {
+                    None => println!("topic {id}: {} entries intact, head {}", v.entries, v.head),
+                    Some((seq, problem)) => {
+                        broken += 1;
+                        println!("topic {id}: BROKEN at entry {seq}: {problem}");
+                    }
+                }
+            }
+            if broken > 0 {
+                anyhow::bail!("{broken} record(s) do not verify");
             }
         }
         Command::ImportDivisions { file } => {

@@ -16,6 +16,7 @@ mod m20261126_000010_drop_opinions_topic_village_index;
 mod m20261126_000011_create_opinions_village_topic_index;
 mod m20261202_000020_create_refresh_tokens_revoked_index;
 mod m20261202_000030_create_opinions_meeting_index;
+mod m20261202_000040_create_procedure_record;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_create_opinions_village_topic_index::Migration),
             Box::new(m20261202_000020_create_refresh_tokens_revoked_index::Migration),
             Box::new(m20261202_000030_create_opinions_meeting_index::Migration),
+            Box::new(m20261202_000040_create_procedure_record::Migration),
         ]
     }
 }

@@ -19,11 +19,12 @@ use super::topics::{self, Choice, Kind, Topic};
 use super::{audit, Services};
 use super::{disclosure, divisions};
 use crate::db::param;
-use crate::entities::{explanation_recipients, explanations, opinions};
+use crate::entities::{explanation_recipients, explanations, in_person_explanations, opinions};
 use crate::error::{Error, Result};
 
 pub use explanation_recipients::Model as Receipt;
 pub use explanations::Model as Explanation;
+pub use in_person_explanations::Model as InPerson;
 
 /// The choices that differ from the adopted position: the one definition of
 /// a dissenter. Abstentions dissent from nothing.
@@ -254,6 +255,21 @@ pub async fn publish(
             "body": body,
             "link": format!("{}/explanations/{}", svc.settings.public_url, explanation.id),
         }),
+        now,
+    )
+    .await?;
+    super::record::append(
+        &txn,
+        topic_id,
+        super::record::Entry {
+            moved: super::record::Move::Explained,
+            who: super::record::Who::acting(actor, Action::ManageTopics, &ctx.topic.scope_code),
+            reason: None,
+            detail: serde_json::json!({
+                "explanationId": explanation.id,
+                "audience": audience.as_str(),
+            }),
+        },
         now,
     )
     .await?;
@@ -577,4 +593,241 @@ pub async fn coverage(
         }
     }
     Ok((total, rows.into_values().collect()))
+}
+
+/// `FROM opinions o WHERE …` the dissenting opinions of `topic` that no
+/// explanation has reached, online or face to face. `None` when the topic
+/// has no outcome yet, or its outcome leaves nobody dissenting.
+async fn unexplained_from(db: &impl ConnectionTrait, topic: &Topic) -> Result<Option<String>> {
+    let Some(outcome) = outcomes::current(db, topic.id).await? else {
+        return Ok(None);
+    };
+    let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
+    let options = topics::options(db, topic.id).await?;
+    let dissent = dissenting_choices(kind, &options, &outcome);
+    if dissent.is_empty() {
+        return Ok(None);
+    }
+    // Keys are ours (`support`, `option:12`…), never user text.
+    let keys = dissent
+        .iter()
+        .map(|k| format!("'{}'", k.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let id = topic.id;
+    Ok(Some(format!(
+        "FROM opinions o WHERE o.topic_id = {id} AND o.choice IN ({keys}) \
+         AND NOT EXISTS (SELECT 1 FROM explanation_recipients r WHERE r.topic_id = {id} AND r.opinion_id = o.id) \
+         AND NOT EXISTS (SELECT 1 FROM in_person_explanations p WHERE p.topic_id = {id} AND p.opinion_id = o.id)"
+    )))
+}
+
+/// How many dissenters of `topic` have had no explanation yet, online or
+/// face to face (including opinions recorded by proxy, which only a
+/// face-to-face explanation reaches). A topic completes only at zero.
+///
+/// # Errors
+/// Database errors.
+pub async fn unexplained_dissenters(db: &impl ConnectionTrait, topic: &Topic) -> Result<u64> {
+    let Some(from) = unexplained_from(db, topic).await? else {
+        return Ok(0);
+    };
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one(Statement::from_string(
+            backend,
+            format!("SELECT CAST(COUNT(*) AS BIGINT) {from}"),
+        ))
+        .await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The dissenting opinions nobody has explained to yet, oldest first, for
+/// the organiser to reach (online, or in person for proxy opinions).
+///
+/// # Errors
+/// `FORBIDDEN` for anyone who may not read the topic's opinions.
+pub async fn unexplained_opinions(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    first: u64,
+) -> Result<Vec<opinions::Model>> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    let Some(from) = unexplained_from(db, &topic).await? else {
+        return Ok(Vec::new());
+    };
+    let backend = db.get_database_backend();
+    Ok(opinions::Entity::find()
+        .from_raw_sql(Statement::from_string(
+            backend,
+            format!(
+                "SELECT o.* {from} ORDER BY o.id LIMIT {}",
+                first.clamp(1, 500)
+            ),
+        ))
+        .all(db)
+        .await?)
+}
+
+/// How a resident received a face-to-face explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPersonResponse {
+    Satisfied,
+    Unsatisfied,
+    /// The resident heard it and did not say.
+    NoAnswer,
+}
+
+impl InPersonResponse {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Satisfied => "satisfied",
+            Self::Unsatisfied => "unsatisfied",
+            Self::NoAnswer => "no_answer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Satisfied, Self::Unsatisfied, Self::NoAnswer]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A face-to-face explanation, as the organiser records it.
+#[derive(Debug, Clone)]
+pub struct NewInPerson {
+    pub opinion_id: i64,
+    /// Who explained (a cadre's name or post).
+    pub explained_by: String,
+    pub explained_at: chrono::DateTime<Utc>,
+    pub place: String,
+    pub response: InPersonResponse,
+    pub note: Option<String>,
+}
+
+/// Records that a dissenter was explained to face to face: who explained,
+/// when, where, and how the resident took it. The public record shows that
+/// an explanation was given in person, never to whom.
+///
+/// # Errors
+/// `FORBIDDEN` outside the organiser's division; `CONFLICT` before an
+/// outcome; `BAD_USER_INPUT` for an opinion that is not a dissent on this
+/// topic, empty fields, or a time in the future.
+pub async fn record_in_person(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+    input: NewInPerson,
+) -> Result<InPerson> {
+    let scope = topics::get(svc.db.reader(), topic_id).await?.scope_code;
+    actor.require(Action::ManageTopics, &scope)?;
+    let ctx = context(svc, actor, topic_id).await?;
+    let explained_by = input.explained_by.trim();
+    if explained_by.is_empty() || explained_by.chars().count() > 100 {
+        return Err(Error::bad_input(
+            "explainedBy",
+            "name who explained (1 to 100 characters)",
+        ));
+    }
+    let place = input.place.trim();
+    if place.is_empty() || place.chars().count() > 200 {
+        return Err(Error::bad_input("place", "say where (1 to 200 characters)"));
+    }
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 2_000) {
+        return Err(Error::bad_input(
+            "note",
+            "a note has at most 2000 characters",
+        ));
+    }
+    let now = svc.now();
+    if input.explained_at > now {
+        return Err(Error::bad_input(
+            "explainedAt",
+            "record an explanation once it has been given",
+        ));
+    }
+    let txn = svc.db.begin().await?;
+    let opinion = opinions::Entity::find_by_id(input.opinion_id)
+        .one(&txn)
+        .await?
+        .filter(|o| o.topic_id == topic_id && ctx.dissent.contains(&o.choice))
+        .ok_or_else(|| {
+            Error::bad_input(
+                "opinionId",
+                "an opinion of this topic that disagreed with the outcome",
+            )
+        })?;
+    let row = in_person_explanations::ActiveModel {
+        topic_id: Set(topic_id),
+        opinion_id: Set(opinion.id),
+        explained_by_name: Set(explained_by.to_owned()),
+        explained_at: Set(input.explained_at),
+        place: Set(place.to_owned()),
+        response: Set(input.response.as_str().to_owned()),
+        note: Set(note.map(str::to_owned)),
+        recorded_by: Set(actor.user_id),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    super::record::append(
+        &txn,
+        topic_id,
+        super::record::Entry {
+            moved: super::record::Move::ExplainedInPerson,
+            who: super::record::Who::acting(actor, Action::ManageTopics, &ctx.topic.scope_code),
+            reason: None,
+            detail: serde_json::json!({ "explainedAt": input.explained_at.to_rfc3339() }),
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "explanation.in_person",
+            subject_type: "topic",
+            subject_id: topic_id.to_string(),
+            division_code: Some(ctx.topic.scope_code.clone()),
+            detail: serde_json::json!({ "in_person_id": row.id, "opinion_id": opinion.id }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// The face-to-face explanations of a topic, for its staff.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone who may not read the topic's opinions.
+pub async fn in_person_of_topic(
+    svc: &Services,
+    actor: &Actor,
+    topic_id: i64,
+) -> Result<Vec<InPerson>> {
+    let db = svc.db.reader();
+    let topic = topics::get(db, topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    Ok(in_person_explanations::Entity::find()
+        .filter(in_person_explanations::Column::TopicId.eq(topic_id))
+        .order_by_asc(in_person_explanations::Column::Id)
+        .all(db)
+        .await?)
 }

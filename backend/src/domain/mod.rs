@@ -16,6 +16,7 @@ pub mod opinion_writer;
 pub mod opinions;
 pub mod outbox;
 pub mod outcomes;
+pub mod record;
 pub mod reports;
 pub mod residency;
 pub mod results;

@@ -37,6 +37,12 @@ pub enum EmailKind {
     ProgressUpdate,
     OutcomeCorrected,
     ExplanationPublished,
+    /// A topic announced to the residents was withdrawn, with its reason.
+    TopicWithdrawn,
+    /// A topic's outcome was implemented.
+    TopicCompleted,
+    /// The implementation deadline was extended, with its reason.
+    DeadlineExtended,
     /// One email a day bundling the consultation emails of a user who
     /// asked for that (see `email_preferences`).
     DailyDigest,
@@ -58,12 +64,15 @@ impl EmailKind {
             Self::ProgressUpdate => "progress_update",
             Self::OutcomeCorrected => "outcome_corrected",
             Self::ExplanationPublished => "explanation_published",
+            Self::TopicWithdrawn => "topic_withdrawn",
+            Self::TopicCompleted => "topic_completed",
+            Self::DeadlineExtended => "deadline_extended",
             Self::DailyDigest => "daily_digest",
         }
     }
 
     /// Every kind, for lists of preferences and for parsing.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 17] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::RegistrationAttempt,
@@ -77,6 +86,9 @@ impl EmailKind {
         Self::ProgressUpdate,
         Self::OutcomeCorrected,
         Self::ExplanationPublished,
+        Self::TopicWithdrawn,
+        Self::TopicCompleted,
+        Self::DeadlineExtended,
         Self::DailyDigest,
     ];
 
@@ -102,6 +114,9 @@ impl EmailKind {
             | Self::ProgressUpdate
             | Self::OutcomeCorrected
             | Self::ExplanationPublished
+            | Self::TopicWithdrawn
+            | Self::TopicCompleted
+            | Self::DeadlineExtended
             | Self::DailyDigest => true,
         }
     }

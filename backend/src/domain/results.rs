@@ -89,6 +89,15 @@ impl DivisionResult {
         (self.eligible > 0).then(|| self.total as f64 / self.eligible as f64)
     }
 
+    /// Whether participation reached `quorum_percent` (none without a
+    /// quorum, or when the row is withheld).
+    pub fn quorum_met(&self, quorum_percent: Option<i32>) -> Option<bool> {
+        quorum_percent.filter(|_| !self.withheld).map(|q| {
+            self.participation()
+                .is_some_and(|p| p * 100.0 >= f64::from(q))
+        })
+    }
+
     pub fn share(&self, choice: &Choice) -> Option<f64> {
         (self.total > 0).then(|| self.count_of(choice) as f64 / self.total as f64)
     }

@@ -3,17 +3,20 @@
 
 pub mod assessments;
 pub mod audit_log;
+pub mod deadline_extensions;
 pub mod divisions;
 pub mod email_preferences;
 pub mod email_tokens;
 pub mod explanation_recipients;
 pub mod explanations;
+pub mod in_person_explanations;
 pub mod meetings;
 pub mod notifications;
 pub mod opinion_revisions;
 pub mod opinions;
 pub mod outbox;
 pub mod outcomes;
+pub mod procedure_record;
 pub mod progress_updates;
 pub mod refresh_tokens;
 pub mod residencies;

@@ -14,6 +14,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub resolved_at: Option<DateTimeUtc>,
     pub resolved_by_version: Option<i32>,
+    /// `outcome` or `procedure`.
+    pub subject: String,
+    /// The supervisor's words on accepting or dismissing.
+    pub resolution: Option<String>,
+    pub resolved_by: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,15 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     /// When the closing-soon reminder was queued (once per topic).
     pub reminded_at: Option<DateTimeUtc>,
+    /// The deadline of the first outcome; extensions move `deadline` only,
+    /// and "completed on time" is judged against this.
+    pub original_deadline: Option<DateTimeUtc>,
+    /// An early close an organiser asked for, waiting for a supervisor.
+    pub early_close_reason: Option<String>,
+    pub early_close_requested_by: Option<i32>,
+    pub early_close_requested_at: Option<DateTimeUtc>,
+    /// Why an outcome was published although the quorum was not met.
+    pub quorum_justification: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

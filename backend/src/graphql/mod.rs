@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loaders;
 mod outbox;
 mod outcomes;
+mod procedure;
 mod residency;
 mod roles;
 mod suggestions;
@@ -25,6 +26,7 @@ pub struct Query(
     divisions::DivisionsQuery,
     outbox::OutboxQuery,
     outcomes::OutcomesQuery,
+    procedure::ProcedureQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
     suggestions::SuggestionsQuery,
@@ -36,6 +38,7 @@ pub struct Mutation(
     accounts::AccountsMutation,
     outbox::OutboxMutation,
     outcomes::OutcomesMutation,
+    procedure::ProcedureMutation,
     residency::ResidencyMutation,
     roles::RolesMutation,
     suggestions::SuggestionsMutation,

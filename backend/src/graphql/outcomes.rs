@@ -75,36 +75,54 @@ impl From<outcomes::ProgressUpdate> for ProgressUpdate {
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum FlagStatus {
+    /// Raised; waiting for the organiser.
     Open,
-    Resolved,
+    /// A corrected outcome answers it; waiting for a supervisor to accept.
+    Corrected,
+    /// A supervisor accepted the correction.
+    Accepted,
+    /// A supervisor dismissed the flag.
+    Dismissed,
 }
 
-/// A supervisor's request to correct an outcome (依法纠正).
+/// A supervisor's flag on the outcome (依法纠正) or on the procedure.
 #[derive(SimpleObject)]
 pub struct SupervisionFlag {
     pub id: ID,
+    pub subject: super::procedure::FlagSubject,
+    /// The outcome version flagged (0 for a procedure flag before any).
     pub outcome_version: i32,
     pub reason: String,
     pub legal_basis: String,
     pub status: FlagStatus,
     pub created_at: DateTime<Utc>,
     pub resolved_by_version: Option<i32>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The supervisor's public words on accepting or dismissing.
+    pub resolution: Option<String>,
 }
 
 impl From<outcomes::Flag> for SupervisionFlag {
     fn from(f: outcomes::Flag) -> Self {
+        use outcomes::FlagStatus as S;
         Self {
             id: ID(f.id.to_string()),
+            subject: outcomes::FlagSubject::parse(&f.subject)
+                .unwrap_or(outcomes::FlagSubject::Outcome)
+                .into(),
             outcome_version: f.outcome_version,
             reason: f.reason,
             legal_basis: f.legal_basis,
-            status: if f.status == "open" {
-                FlagStatus::Open
-            } else {
-                FlagStatus::Resolved
+            status: match S::parse(&f.status).unwrap_or(S::Open) {
+                S::Open => FlagStatus::Open,
+                S::Corrected => FlagStatus::Corrected,
+                S::Accepted => FlagStatus::Accepted,
+                S::Dismissed => FlagStatus::Dismissed,
             },
             created_at: f.created_at,
             resolved_by_version: f.resolved_by_version,
+            resolved_at: f.resolved_at,
+            resolution: f.resolution,
         }
     }
 }
@@ -257,6 +275,9 @@ pub struct OutcomeInput {
     pub responsible_body: String,
     pub deadline: DateTime<Utc>,
     pub entrusted_by: Option<String>,
+    /// Required when participation stayed below the quorum: why the
+    /// outcome stands (shown beside it).
+    pub quorum_justification: Option<String>,
 }
 
 impl OutcomeInput {
@@ -277,6 +298,7 @@ impl OutcomeInput {
             responsible_body: self.responsible_body,
             deadline: self.deadline,
             entrusted_by: self.entrusted_by,
+            quorum_justification: self.quorum_justification,
         })
     }
 }
@@ -514,19 +536,23 @@ impl OutcomesMutation {
         .into())
     }
 
-    /// A supervisor flags the outcome for correction.
+    /// A supervisor flags the outcome for correction (the default) or the
+    /// way the procedure was run; only a supervisor resolves it.
     async fn flag_outcome(
         &self,
         ctx: &Context<'_>,
         topic_id: ID,
         reason: String,
         legal_basis: String,
+        #[graphql(default_with = "super::procedure::FlagSubject::Outcome")]
+        subject: super::procedure::FlagSubject,
     ) -> Result<SupervisionFlag> {
         let actor = actor(ctx).await?;
         Ok(outcomes::flag(
             services(ctx),
             actor,
             parse_id(&topic_id, "topicId")?,
+            subject.into(),
             &reason,
             &legal_basis,
         )
@@ -534,7 +560,8 @@ impl OutcomesMutation {
         .into())
     }
 
-    /// Publishes a corrected outcome as a new version (earlier ones stay).
+    /// Publishes a corrected outcome as a new version (earlier ones stay),
+    /// in answer to a supervisor's open outcome flag; the deadline stays.
     async fn correct_outcome(
         &self,
         ctx: &Context<'_>,

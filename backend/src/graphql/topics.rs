@@ -258,9 +258,81 @@ impl Topic {
     async fn explanations(&self, ctx: &Context<'_>) -> Result<Vec<super::outcomes::Explanation>> {
         super::outcomes::topic_explanations(ctx, &self.0).await
     }
-    /// The current outcome's implementation deadline.
+    /// The implementation deadline as it stands, after any extension.
     async fn deadline(&self) -> Option<DateTime<Utc>> {
         self.0.deadline
+    }
+    /// The deadline the outcome set first; extensions never move it.
+    async fn original_deadline(&self) -> Option<DateTime<Utc>> {
+        crate::domain::outcomes::original_deadline(&self.0)
+    }
+    /// Every public extension of the deadline, oldest first.
+    async fn deadline_extensions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::procedure::DeadlineExtension>> {
+        super::procedure::topic_extensions(ctx, &self.0).await
+    }
+    /// When the outcome of a closed topic is due (null unless closed).
+    async fn decision_due_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        crate::domain::outcomes::decision_due_at(&self.0, services(ctx).settings.decision_due)
+    }
+    /// Closed, and the outcome is past due.
+    async fn decision_overdue(&self, ctx: &Context<'_>) -> bool {
+        let svc = services(ctx);
+        crate::domain::outcomes::is_decision_overdue(&self.0, svc.settings.decision_due, svc.now())
+    }
+    /// An early close waiting for a supervisor's countersignature.
+    async fn early_close_request(&self) -> Option<super::procedure::EarlyCloseRequest> {
+        Some(super::procedure::EarlyCloseRequest {
+            reason: self.0.early_close_reason.clone()?,
+            requested_at: self.0.early_close_requested_at?,
+        })
+    }
+    /// Why the outcome stands although the quorum was not met.
+    async fn quorum_justification(&self) -> Option<&str> {
+        self.0.quorum_justification.as_deref()
+    }
+    /// The public record of the procedure, oldest first (tamper-evident:
+    /// see `verifyTopicRecord`).
+    #[graphql(complexity = "50 * child_complexity + 1")]
+    async fn record(&self, ctx: &Context<'_>) -> Result<Vec<super::procedure::RecordEntry>> {
+        super::procedure::topic_record(ctx, &self.0).await
+    }
+    /// Dissenters not yet explained to, online or face to face (staff;
+    /// null for others). The topic completes only at 0.
+    async fn unexplained_dissenters(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        super::procedure::topic_unexplained(ctx, &self.0).await
+    }
+    /// The dissenting opinions nobody has explained to yet (staff only).
+    #[graphql(complexity = "first.unwrap_or(50).max(0) as usize * child_complexity + 1")]
+    async fn unexplained_opinions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<Opinion>> {
+        let actor = actor(ctx).await?;
+        let first = u64::try_from(first.unwrap_or(50)).unwrap_or(1);
+        Ok(crate::domain::explanations::unexplained_opinions(
+            services(ctx),
+            actor,
+            self.0.id,
+            first,
+        )
+        .await?
+        .into_iter()
+        .map(|o| Opinion {
+            opinion: o,
+            resident_name: None,
+        })
+        .collect())
+    }
+    /// Face-to-face explanations (staff only; empty for others).
+    async fn in_person_explanations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::procedure::InPersonExplanation>> {
+        super::procedure::topic_in_person(ctx, &self.0).await
     }
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
@@ -269,9 +341,13 @@ impl Topic {
     async fn overdue(&self, ctx: &Context<'_>) -> bool {
         crate::domain::outcomes::is_overdue(&self.0, services(ctx).now())
     }
-    /// Whether a completed topic finished by its deadline.
+    /// Whether a completed topic finished by its original deadline.
     async fn completed_on_time(&self) -> Option<bool> {
         crate::domain::outcomes::completed_on_time(&self.0)
+    }
+    /// Whether a completed topic finished by its extended deadline.
+    async fn completed_within_extension(&self) -> Option<bool> {
+        crate::domain::outcomes::completed_within_extension(&self.0)
     }
     /// Whether the signed-in user may give an opinion (ignoring the state),
     /// and if not, why; a signed-out visitor may not until they sign in
@@ -542,10 +618,7 @@ fn to_gql_results(r: results::TopicResults) -> TopicResults {
         total: (!row.withheld).then_some(row.total),
         eligible: row.eligible,
         participation: row.participation().filter(|_| !row.withheld),
-        quorum_met: quorum.filter(|_| !row.withheld).map(|q| {
-            row.participation()
-                .is_some_and(|p| p * 100.0 >= f64::from(q))
-        }),
+        quorum_met: row.quorum_met(quorum),
         counts: row
             .counts
             .iter()
@@ -896,7 +969,8 @@ impl TopicsMutation {
         ))
     }
 
-    /// ANNOUNCED → OPEN, ahead of `opensAt`.
+    /// ANNOUNCED → OPEN once `opensAt` is reached (the scheduler opens it
+    /// then by itself).
     async fn open_topic(&self, ctx: &Context<'_>, id: ID) -> Result<Topic> {
         let actor = actor(ctx).await?;
         Ok(Topic(
@@ -909,7 +983,8 @@ impl TopicsMutation {
         ))
     }
 
-    /// OPEN → CLOSED, ahead of `closesAt`.
+    /// OPEN → CLOSED once `closesAt` is reached; earlier needs
+    /// `requestEarlyClose` and a supervisor's countersignature.
     async fn close_topic(&self, ctx: &Context<'_>, id: ID) -> Result<Topic> {
         let actor = actor(ctx).await?;
         Ok(Topic(

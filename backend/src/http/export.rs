@@ -117,7 +117,7 @@ pub fn error_response(err: Error) -> Response {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::BadInput { .. } => StatusCode::BAD_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Conflict(_) | Error::Procedure { .. } => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error");

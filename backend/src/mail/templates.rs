@@ -27,7 +27,7 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 17] = [
     "verify_email",
     "password_reset",
     "registration_attempt",
@@ -41,6 +41,9 @@ pub const KINDS: [&str; 14] = [
     "outcome_corrected",
     "progress_update",
     "explanation_published",
+    "topic_withdrawn",
+    "topic_completed",
+    "deadline_extended",
     "daily_digest",
 ];
 
@@ -105,6 +108,18 @@ const FILES: &[(&str, &str)] = template_files!(
     "explanation_published.zh-CN.html",
     "explanation_published.en.txt",
     "explanation_published.en.html",
+    "topic_withdrawn.zh-CN.txt",
+    "topic_withdrawn.zh-CN.html",
+    "topic_withdrawn.en.txt",
+    "topic_withdrawn.en.html",
+    "topic_completed.zh-CN.txt",
+    "topic_completed.zh-CN.html",
+    "topic_completed.en.txt",
+    "topic_completed.en.html",
+    "deadline_extended.zh-CN.txt",
+    "deadline_extended.zh-CN.html",
+    "deadline_extended.en.txt",
+    "deadline_extended.en.html",
     "daily_digest.zh-CN.txt",
     "daily_digest.zh-CN.html",
     "daily_digest.en.txt",
@@ -299,6 +314,21 @@ mod tests {
                     { "subject": "议事预告：修村道", "link": "https://yishi.example/topics/7" },
                     { "subject": "落实进展（40%）：修村道", "link": "https://yishi.example/topics/7" }
                 ]
+            }),
+            "topic_withdrawn" => json!({
+                "topic_id": 7, "title": "修村道", "reason": "上级规划调整，另行协商",
+                "link": "https://yishi.example/topics/7"
+            }),
+            "topic_completed" => json!({
+                "topic_id": 7, "title": "修村道", "completed_at": "2027-06-20T00:00:00+00:00",
+                "original_deadline": "2027-06-30T00:00:00+00:00", "on_time": true,
+                "link": "https://yishi.example/topics/7"
+            }),
+            "deadline_extended" => json!({
+                "topic_id": 7, "title": "修村道", "reason": "汛期停工",
+                "original_deadline": "2027-06-30T00:00:00+00:00",
+                "new_deadline": "2027-08-31T00:00:00+00:00",
+                "link": "https://yishi.example/topics/7"
             }),
             "explanation_published" => json!({
                 "topic_id": 7, "title": "修村道", "explanation_id": 3, "body": "资金不足，分两期。",

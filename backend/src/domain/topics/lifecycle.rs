@@ -14,6 +14,7 @@ use super::model::{self, Eligibility, State, Topic};
 use super::notices::{self, Recipients};
 use crate::domain::authz::{Action, Actor};
 use crate::domain::outbox::EmailKind;
+use crate::domain::record::{self, Move, Who};
 use crate::domain::{audit, Services};
 use crate::entities::topics;
 use crate::error::{Error, Result};
@@ -23,6 +24,8 @@ use crate::events::Event;
 #[derive(Debug, Clone, Copy)]
 pub enum Trigger<'a> {
     Organiser(&'a Actor),
+    /// A supervisor countersigning an organiser's request (an early close).
+    Supervisor(&'a Actor),
     /// The scheduler, because a time was reached.
     Schedule,
 }
@@ -30,7 +33,7 @@ pub enum Trigger<'a> {
 impl Trigger<'_> {
     fn actor_id(&self) -> Option<i32> {
         match self {
-            Trigger::Organiser(a) => Some(a.user_id),
+            Trigger::Organiser(a) | Trigger::Supervisor(a) => Some(a.user_id),
             Trigger::Schedule => None,
         }
     }
@@ -38,7 +41,37 @@ impl Trigger<'_> {
     fn authorize(&self, topic: &Topic) -> Result<()> {
         match self {
             Trigger::Organiser(actor) => actor.require(Action::ManageTopics, &topic.scope_code),
+            Trigger::Supervisor(actor) => actor.require(Action::Supervise, &topic.scope_code),
             Trigger::Schedule => Ok(()),
+        }
+    }
+
+    /// Who the public record names for the move.
+    pub(crate) fn who(&self, topic: &Topic) -> Who {
+        match self {
+            Trigger::Organiser(actor) => {
+                Who::acting(actor, Action::ManageTopics, &topic.scope_code)
+            }
+            Trigger::Supervisor(actor) => Who::acting(actor, Action::Supervise, &topic.scope_code),
+            Trigger::Schedule => Who::Schedule,
+        }
+    }
+}
+
+/// What the public record says of a move.
+#[derive(Debug, Clone)]
+pub(crate) struct Public<'a> {
+    pub moved: Move,
+    pub reason: Option<&'a str>,
+    pub detail: serde_json::Value,
+}
+
+impl Public<'_> {
+    pub(crate) fn new(moved: Move, detail: serde_json::Value) -> Self {
+        Self {
+            moved,
+            reason: None,
+            detail,
         }
     }
 }
@@ -103,6 +136,8 @@ pub(crate) async fn set_state(
     }
 }
 
+/// Records the move (audit log and public record) and commits. `detail` is
+/// for the audit log (staff); `public` is what everyone reads.
 pub(crate) async fn finish_move(
     svc: &Services,
     txn: DatabaseTransaction,
@@ -110,8 +145,21 @@ pub(crate) async fn finish_move(
     topic: &Topic,
     to: State,
     detail: serde_json::Value,
+    public: Public<'_>,
     now: DateTime<Utc>,
 ) -> Result<Topic> {
+    record::append(
+        &txn,
+        topic.id,
+        record::Entry {
+            moved: public.moved,
+            who: trigger.who(topic),
+            reason: public.reason,
+            detail: public.detail,
+        },
+        now,
+    )
+    .await?;
     audit::record(
         &txn,
         audit::Entry {
@@ -211,22 +259,42 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
         &topic,
         State::Announced,
         serde_json::json!({ "notices_queued": queued.to_json() }),
+        Public::new(
+            Move::Announced,
+            serde_json::json!({
+                "opensAt": opens_at.to_rfc3339(),
+                "closesAt": closes_at.to_rfc3339(),
+                "noticeHours": svc.settings.notice_period.num_hours(),
+            }),
+        ),
         now,
     )
     .await
 }
 
 /// Opens an announced topic for opinions and queues the news to every
-/// eligible resident. A technical topic needs a published expert assessment
-/// first.
+/// eligible resident, once `opensAt` is reached: the advance notice the
+/// residents were given is the notice they get. A technical topic needs a
+/// published expert assessment first.
 ///
 /// # Errors
-/// `CONFLICT` when not announced or when a technical topic has no assessment.
+/// `CONFLICT` when not announced; `OPENS_AT_NOT_REACHED` before `opensAt`;
+/// `ASSESSMENT_REQUIRED` for a technical topic without an assessment.
 pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
     let now = svc.now();
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Open).await?;
+    if let Some(opens_at) = topic.opens_at.filter(|at| now < *at) {
+        return Err(Error::procedure(
+            "OPENS_AT_NOT_REACHED",
+            format!(
+                "the residents were told this topic opens at {}; it opens then, by itself",
+                opens_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
     if topic.technical && !model::has_assessment(&txn, id).await? {
-        return Err(Error::conflict(
+        return Err(Error::procedure(
+            "ASSESSMENT_REQUIRED",
             "a technical topic opens only after an expert or third-party assessment is published",
         ));
     }
@@ -256,52 +324,303 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         &topic,
         State::Open,
         serde_json::json!({ "eligible": eligible, "notices_queued": queued.to_json() }),
+        Public::new(
+            Move::Opened,
+            serde_json::json!({ "closesAt": topic.closes_at.map(|at| at.to_rfc3339()) }),
+        ),
         now,
     )
     .await
 }
 
-/// Closes an open topic; no more opinions.
+/// Closes an open topic at its closing time; no more opinions. Closing
+/// before `closesAt` is an early close: see [`request_early_close`].
 ///
 /// # Errors
-/// `CONFLICT` when not open.
+/// `CONFLICT` when not open; `EARLY_CLOSE_NEEDS_COUNTERSIGNATURE` before
+/// `closesAt`.
 pub async fn close(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
     let now = svc.now();
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Closed).await?;
-    set_state(
-        &txn,
-        &topic,
-        from,
-        State::Closed,
-        vec![(topics::Column::ClosedAt, now.into())],
-        now,
-    )
-    .await?;
-    let eligible = snapshot_eligible(&txn, &topic).await?;
-    finish_move(
+    if let Some(closes_at) = topic.closes_at.filter(|at| now < *at) {
+        return Err(Error::procedure(
+            "EARLY_CLOSE_NEEDS_COUNTERSIGNATURE",
+            format!(
+                "this topic closes at {}; to close it earlier, request an early close with a \
+                 public reason and have a supervisor countersign it",
+                closes_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
+    close_now(
         svc,
         txn,
         trigger,
         &topic,
-        State::Closed,
-        serde_json::json!({ "eligible": eligible }),
+        from,
+        Public::new(Move::Closed, serde_json::json!({})),
         now,
     )
     .await
 }
 
-/// Withdraws a topic before a decision, with a public reason.
+async fn close_now(
+    svc: &Services,
+    txn: DatabaseTransaction,
+    trigger: Trigger<'_>,
+    topic: &Topic,
+    from: State,
+    public: Public<'_>,
+    now: DateTime<Utc>,
+) -> Result<Topic> {
+    set_state(
+        &txn,
+        topic,
+        from,
+        State::Closed,
+        vec![
+            (topics::Column::ClosedAt, now.into()),
+            (
+                topics::Column::EarlyCloseReason,
+                Option::<String>::None.into(),
+            ),
+            (
+                topics::Column::EarlyCloseRequestedBy,
+                Option::<i32>::None.into(),
+            ),
+            (
+                topics::Column::EarlyCloseRequestedAt,
+                Option::<DateTime<Utc>>::None.into(),
+            ),
+        ],
+        now,
+    )
+    .await?;
+    let eligible = snapshot_eligible(&txn, topic).await?;
+    finish_move(
+        svc,
+        txn,
+        trigger,
+        topic,
+        State::Closed,
+        serde_json::json!({ "eligible": eligible }),
+        public,
+        now,
+    )
+    .await
+}
+
+fn public_reason(field: &'static str, reason: &str) -> Result<String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2_000 {
+        return Err(Error::bad_input(
+            field,
+            "give a public reason of 1 to 2000 characters",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// An organiser asks to close an open topic before its closing time, with
+/// a public reason. Nothing closes yet: a supervisor of the division
+/// countersigns or declines ([`countersign_early_close`]). Closing early is
+/// possible because the policy's matters do change (a flood, a superseding
+/// decision), but never on one person's word: an organiser watching the
+/// live tallies cannot stop the count alone.
+///
+/// # Errors
+/// `CONFLICT` unless open, or when a request is already waiting;
+/// `BAD_USER_INPUT` without a reason or after `closesAt` (just close).
+pub async fn request_early_close(
+    svc: &Services,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Topic> {
+    let reason = public_reason("reason", reason)?;
+    let now = svc.now();
+    let txn = svc.db.begin().await?;
+    let topic = model::get(&txn, id).await?;
+    actor.require(Action::ManageTopics, &topic.scope_code)?;
+    if topic.state != State::Open.as_str() {
+        return Err(Error::conflict("only an open topic can be closed early"));
+    }
+    if topic.closes_at.is_none_or(|at| at <= now) {
+        return Err(Error::bad_input(
+            "id",
+            "the closing time has passed: close the topic normally",
+        ));
+    }
+    let requested = topics::Entity::update_many()
+        .col_expr(
+            topics::Column::EarlyCloseReason,
+            Expr::value(reason.clone()),
+        )
+        .col_expr(
+            topics::Column::EarlyCloseRequestedBy,
+            Expr::value(actor.user_id),
+        )
+        .col_expr(topics::Column::EarlyCloseRequestedAt, Expr::value(now))
+        .filter(topics::Column::Id.eq(id))
+        .filter(topics::Column::State.eq(State::Open.as_str()))
+        .filter(topics::Column::EarlyCloseRequestedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if requested != 1 {
+        return Err(Error::conflict(
+            "an early close is already waiting for a supervisor",
+        ));
+    }
+    record::append(
+        &txn,
+        id,
+        record::Entry {
+            moved: Move::EarlyCloseRequested,
+            who: Trigger::Organiser(actor).who(&topic),
+            reason: Some(&reason),
+            detail: serde_json::json!({ "closesAt": topic.closes_at.map(|at| at.to_rfc3339()) }),
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "topic.early_close_request",
+            subject_type: "topic",
+            subject_id: id.to_string(),
+            division_code: Some(topic.scope_code.clone()),
+            detail: serde_json::json!({ "reason": reason }),
+        },
+        now,
+    )
+    .await?;
+    let updated = model::get(&txn, id).await?;
+    txn.commit().await?;
+    svc.topic_cache.forget(id);
+    Ok(updated)
+}
+
+/// A supervisor of the topic's division countersigns an early close (the
+/// topic closes now) or declines it with a public note (it stays open until
+/// `closesAt`). The supervisor cannot be the organiser who asked.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone but such a supervisor, or for the requester;
+/// `CONFLICT` when no request is waiting; `BAD_USER_INPUT` when declining
+/// without a note.
+pub async fn countersign_early_close(
+    svc: &Services,
+    actor: &Actor,
+    id: i64,
+    approve: bool,
+    note: Option<&str>,
+) -> Result<Topic> {
+    let now = svc.now();
+    let trigger = Trigger::Supervisor(actor);
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 2_000) {
+        return Err(Error::bad_input(
+            "note",
+            "a note has at most 2000 characters",
+        ));
+    }
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Closed).await?;
+    let (Some(reason), Some(requested_by), Some(requested_at)) = (
+        topic.early_close_reason.clone(),
+        topic.early_close_requested_by,
+        topic.early_close_requested_at,
+    ) else {
+        return Err(Error::conflict(
+            "no early close is waiting for a countersignature",
+        ));
+    };
+    if requested_by == actor.user_id {
+        return Err(Error::forbidden(
+            "an early close is countersigned by someone other than who asked for it",
+        ));
+    }
+    let detail = serde_json::json!({
+        "requestedAt": requested_at.to_rfc3339(),
+        "closesAt": topic.closes_at.map(|at| at.to_rfc3339()),
+        "note": note,
+    });
+    if approve {
+        return close_now(
+            svc,
+            txn,
+            trigger,
+            &topic,
+            from,
+            Public {
+                moved: Move::EarlyCloseCountersigned,
+                reason: Some(&reason),
+                detail,
+            },
+            now,
+        )
+        .await;
+    }
+    let note = note
+        .ok_or_else(|| Error::bad_input("note", "say publicly why the early close is declined"))?;
+    topics::Entity::update_many()
+        .col_expr(
+            topics::Column::EarlyCloseReason,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            topics::Column::EarlyCloseRequestedBy,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(
+            topics::Column::EarlyCloseRequestedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(topics::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    record::append(
+        &txn,
+        id,
+        record::Entry {
+            moved: Move::EarlyCloseDeclined,
+            who: trigger.who(&topic),
+            reason: Some(note),
+            detail,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor_user_id: Some(actor.user_id),
+            action: "topic.early_close_decline",
+            subject_type: "topic",
+            subject_id: id.to_string(),
+            division_code: Some(topic.scope_code.clone()),
+            detail: serde_json::json!({ "note": note }),
+        },
+        now,
+    )
+    .await?;
+    let updated = model::get(&txn, id).await?;
+    txn.commit().await?;
+    svc.topic_cache.forget(id);
+    Ok(updated)
+}
+
+/// Withdraws a topic before a decision, with a public reason. Once
+/// announced the residents were told of it, so the withdrawal is on the
+/// public record and every participant and eligible resident is told; the
+/// opinions already given stay counted and their results readable.
 ///
 /// # Errors
 /// `CONFLICT` once decided; `BAD_USER_INPUT` without a reason.
 pub async fn withdraw(svc: &Services, actor: &Actor, id: i64, reason: &str) -> Result<Topic> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 2_000 {
-        return Err(Error::bad_input(
-            "reason",
-            "give a reason of 1 to 2000 characters",
-        ));
-    }
+    let reason = public_reason("reason", reason)?;
     let now = svc.now();
     let trigger = Trigger::Organiser(actor);
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Withdrawn).await?;
@@ -312,18 +631,37 @@ pub async fn withdraw(svc: &Services, actor: &Actor, id: i64, reason: &str) -> R
         State::Withdrawn,
         vec![
             (topics::Column::WithdrawnAt, now.into()),
-            (topics::Column::WithdrawReason, reason.to_owned().into()),
+            (topics::Column::WithdrawReason, reason.clone().into()),
         ],
         now,
     )
     .await?;
+    let told = if from == State::Draft {
+        serde_json::Value::Null
+    } else {
+        notices::tell_everyone(
+            svc,
+            &txn,
+            &topic,
+            EmailKind::TopicWithdrawn,
+            serde_json::json!({ "reason": reason }),
+            now,
+        )
+        .await?
+        .to_json()
+    };
     finish_move(
         svc,
         txn,
         trigger,
         &topic,
         State::Withdrawn,
-        serde_json::json!({ "reason": reason }),
+        serde_json::json!({ "reason": reason, "told": told }),
+        Public {
+            moved: Move::Withdrawn,
+            reason: Some(&reason),
+            detail: serde_json::json!({ "from": from.as_str() }),
+        },
         now,
     )
     .await
@@ -491,7 +829,8 @@ fn report(result: Result<Topic>, id: i64, what: &str) -> usize {
         Ok(_) => 1,
         // Another instance got there first, or the topic is not ready (a
         // technical topic waiting for its assessment): try again next tick.
-        Err(Error::Conflict(reason)) => {
+        Err(err @ (Error::Conflict(_) | Error::Procedure { .. })) => {
+            let reason = err.public_message();
             tracing::debug!(topic_id = id, %reason, "scheduled {what} not done");
             0
         }

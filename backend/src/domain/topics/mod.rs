@@ -10,5 +10,7 @@ pub mod notices;
 pub mod records;
 
 pub use lifecycle::scheduler_loop;
-pub use lifecycle::{announce, close, open, run_due, withdraw, Trigger};
+pub use lifecycle::{
+    announce, close, countersign_early_close, open, request_early_close, run_due, withdraw, Trigger,
+};
 pub use model::*;

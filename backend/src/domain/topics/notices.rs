@@ -95,8 +95,20 @@ pub async fn queue_to_eligible(
         "scope_code": topic.scope_code,
         "opens_at": topic.opens_at.map(|o| o.to_rfc3339()),
         "closes_at": topic.closes_at.map(|c| c.to_rfc3339()),
-    })
-    .to_string();
+    });
+    queue_to_eligible_with(svc, txn, topic, kind, recipients, &payload, now).await
+}
+
+async fn queue_to_eligible_with(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    kind: EmailKind,
+    recipients: Recipients,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Queued> {
+    let payload = payload.to_string();
     let backend = txn.get_database_backend();
     let audience = audience_size(txn, topic, recipients).await?;
     if audience <= svc.settings.bulk_inline_max {
@@ -135,6 +147,45 @@ pub async fn queue_to_eligible(
         "notices left to the background job"
     );
     Ok(Queued::Later { job_id, audience })
+}
+
+/// Tells a topic's whole audience that it ended or changed (withdrawn,
+/// completed, deadline extended): every participant in the app and by
+/// email, and by email every eligible resident who did not take part. The
+/// email idempotency keys are the same (`KIND:EVENT:EMAIL`, the event
+/// `topic:ID` unless `payload` names an `event_key`), so nobody gets two;
+/// `payload` adds to the topic's own fields.
+///
+/// # Errors
+/// Database errors only.
+pub async fn tell_everyone(
+    svc: &Services,
+    txn: &DatabaseTransaction,
+    topic: &Topic,
+    kind: EmailKind,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Queued> {
+    let mut full = serde_json::json!({
+        "topic_id": topic.id,
+        "title": topic.title,
+        "link": format!("{}/topics/{}", svc.settings.public_url, topic.id),
+    });
+    if let (Some(full), serde_json::Value::Object(extra)) = (full.as_object_mut(), payload) {
+        full.extend(extra);
+    }
+    let event = event_key(topic, &full.to_string());
+    crate::domain::notifications::notify(
+        txn,
+        &crate::domain::notifications::Audience::Participants { topic_id: topic.id },
+        kind,
+        Some(topic.id),
+        &event,
+        &full,
+        now,
+    )
+    .await?;
+    queue_to_eligible_with(svc, txn, topic, kind, Recipients::Everyone, &full, now).await
 }
 
 /// `FROM … WHERE …` selecting the recipients as `u` (users); the scope
@@ -205,6 +256,16 @@ async fn audience_size(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// The event a notice is about: `topic:ID` for the moves that happen once
+/// to a topic, or the payload's `event_key` for those that may happen again
+/// (each deadline extension).
+fn event_key(topic: &Topic, payload: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|p| p.get("event_key")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("topic:{}", topic.id))
+}
+
 /// Queues the emails for recipients with `after < id <= upto` (no upper
 /// bound when `None`) with one INSERT … SELECT.
 #[allow(clippy::too_many_arguments)]
@@ -220,7 +281,7 @@ async fn insert_chunk(
 ) -> Result<u64> {
     let backend = db.get_database_backend();
     let p = |n| crate::db::param(backend, n);
-    let key_prefix = format!("{}:topic:{}:", kind.as_str(), topic.id);
+    let key_prefix = format!("{}:{}:", kind.as_str(), event_key(topic, payload));
     let sql = format!(
         "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
          SELECT {key} || u.email, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
