@@ -222,6 +222,7 @@ async fn topic_with_an_opinion(server: &Server) -> String {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let now = Utc::now();
+    let opens_at = now + chrono::Duration::seconds(2);
     let data = gql(
         &client,
         server,
@@ -233,13 +234,25 @@ async fn topic_with_an_opinion(server: &Server) -> String {
             "category": "PUBLIC_FACILITIES",
             "kind": "DECISION",
             "scopeCode": XIAGUANYING,
-            "opensAt": (now + chrono::Duration::minutes(2)).to_rfc3339(),
+            "opensAt": opens_at.to_rfc3339(),
             "closesAt": (now + chrono::Duration::days(1)).to_rfc3339(),
         } }),
     )
     .await;
     let topic = data["createTopic"]["id"].as_str().unwrap().to_owned();
-    for step in ["announceTopic", "openTopic"] {
+    gql(
+        &client,
+        server,
+        Some(&organiser),
+        "mutation($id: ID!) { announceTopic(id: $id) { state } }",
+        json!({ "id": topic }),
+    )
+    .await;
+    // A topic opens at the time announced, not before.
+    if let Ok(wait) = (opens_at - Utc::now()).to_std() {
+        tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
+    }
+    for step in ["openTopic"] {
         gql(
             &client,
             server,

@@ -342,6 +342,7 @@ async fn open_topic(api: &Api, svc: &Services, villages: &[&str]) -> Scenario {
         residents.push(token);
     }
     let now = Utc::now();
+    let opens_at = now + chrono::Duration::seconds(2);
     let data = api
         .ok(
             Some(&organiser),
@@ -352,7 +353,7 @@ async fn open_topic(api: &Api, svc: &Services, villages: &[&str]) -> Scenario {
                 "category": "PUBLIC_FACILITIES",
                 "kind": "DECISION",
                 "scopeCode": XIAGUANYING,
-                "opensAt": (now + chrono::Duration::minutes(2)).to_rfc3339(),
+                "opensAt": opens_at.to_rfc3339(),
                 "closesAt": (now + chrono::Duration::days(1)).to_rfc3339(),
             } }),
         )
@@ -369,14 +370,25 @@ async fn open_topic(api: &Api, svc: &Services, villages: &[&str]) -> Scenario {
         )
         .await;
     assert_eq!(announced["announceTopic"]["state"], "ANNOUNCED");
+    // A topic opens at the time announced, not before: by the organiser's
+    // hand or the scheduler's (every second here), whichever comes first.
+    if let Ok(wait) = (opens_at - Utc::now()).to_std() {
+        tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
+    }
+    api.gql(
+        Some(&organiser),
+        "mutation($id: ID!) { openTopic(id: $id) { state } }",
+        json!({ "id": topic_id }),
+    )
+    .await;
     let opened = api
         .ok(
             Some(&organiser),
-            "mutation($id: ID!) { openTopic(id: $id) { state } }",
+            "query($id: ID!) { topic(id: $id) { state } }",
             json!({ "id": topic_id }),
         )
         .await;
-    assert_eq!(opened["openTopic"]["state"], "OPEN");
+    assert_eq!(opened["topic"]["state"], "OPEN");
     Scenario {
         organiser,
         residents,

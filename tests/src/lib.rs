@@ -67,6 +67,27 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Moves every `opensAt`, `closesAt` and `noticeAt` in `value` by `by`.
+fn shift_topic_times(value: &mut Value, by: chrono::Duration) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let shifted = matches!(key.as_str(), "opensAt" | "closesAt" | "noticeAt")
+                    .then(|| v.as_str())
+                    .flatten()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| (t.with_timezone(&Utc) + by).to_rfc3339());
+                match shifted {
+                    Some(t) => *v = Value::String(t),
+                    None => shift_topic_times(v, by),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_topic_times(v, by)),
+        _ => {}
+    }
+}
+
 /// A clock tests can move forward.
 #[derive(Debug, Default)]
 pub struct TestClock {
@@ -320,7 +341,18 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
 
 impl TestApp {
     /// POSTs a GraphQL request and returns the whole JSON response.
-    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+    ///
+    /// A topic's times in `createTopic` and `updateTopic` variables, written
+    /// from the wall clock (`Utc::now() + 73h`), are moved by however far the
+    /// test clock has been advanced, so "in 73 hours" keeps meaning that
+    /// after a test has let a topic open or close on time.
+    pub async fn gql(&self, token: Option<&str>, query: &str, mut variables: Value) -> Value {
+        if query.contains("createTopic") || query.contains("updateTopic") {
+            let offset = self.clock.now() - Utc::now();
+            if offset > chrono::Duration::seconds(1) {
+                shift_topic_times(&mut variables, offset);
+            }
+        }
         let mut req = self
             .client
             .post(format!("{}/graphql", self.url))
@@ -398,15 +430,56 @@ impl TestApp {
             .as_str()
             .expect("topic id")
             .to_owned();
-        for step in ["announceTopic", "openTopic"] {
-            self.ok(
-                Some(&organiser.access_token),
-                &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+        self.ok(
+            Some(&organiser.access_token),
+            "mutation($id: ID!) { announceTopic(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+        self.step_on_time(&organiser.access_token, "openTopic", &id)
+            .await;
+        (id, organiser)
+    }
+
+    /// Moves the clock forward to `at` (RFC 3339), if it is not there yet.
+    pub fn advance_to(&self, at: &str) {
+        let at = DateTime::parse_from_rfc3339(at)
+            .expect("an RFC 3339 time")
+            .with_timezone(&Utc);
+        let ahead = at - self.clock.now();
+        if ahead > chrono::Duration::zero() {
+            self.clock.advance(ahead + chrono::Duration::seconds(1));
+        }
+    }
+
+    /// `openTopic` or `closeTopic` at the topic's own time: moves the clock
+    /// to its `opensAt` or `closesAt` first (the procedure refuses either
+    /// earlier) and returns the response, errors included.
+    pub async fn step_on_time(&self, token: &str, step: &str, id: &str) -> Value {
+        let field = match step {
+            "openTopic" => "opensAt",
+            "closeTopic" => "closesAt",
+            other => panic!("{other} has no time of its own"),
+        };
+        let topic = self
+            .ok(
+                Some(token),
+                &format!("query($id: ID!) {{ topic(id: $id) {{ {field} }} }}"),
                 json!({ "id": id }),
             )
             .await;
+        if let Some(at) = topic["topic"][field].as_str() {
+            self.advance_to(at);
         }
-        (id, organiser)
+        let resp = self
+            .gql(
+                Some(token),
+                &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id state }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(resp.get("errors").is_none(), "{step}: {resp:#}");
+        resp
     }
 
     /// A registered user with a role over `division`, granted directly.

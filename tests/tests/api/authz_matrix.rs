@@ -194,17 +194,27 @@ async fn gql_ok(app: &TestApp, who: &Account, query: &str, vars: Value) -> Value
     app.ok(Some(&who.access_token), query, vars).await
 }
 
-/// A topic in `scope`, moved through `steps`.
+/// A topic in `scope`, moved through `steps`. Open ones stay open for 60
+/// days: building the other fixtures closes topics on time, moving the
+/// clock past the usual closing time.
 async fn topic(app: &TestApp, organiser: &Account, scope: &str, steps: &[&str]) -> String {
+    let mut input = topic_input(scope);
+    if !steps.contains(&"closeTopic") {
+        input["closesAt"] = json!((Utc::now() + Duration::days(60)).to_rfc3339());
+    }
     let data = gql_ok(
         app,
         organiser,
         "mutation($i: TopicInput!) { createTopic(input: $i) { id } }",
-        json!({ "i": topic_input(scope) }),
+        json!({ "i": input }),
     )
     .await;
     let id = data["createTopic"]["id"].as_str().unwrap().to_owned();
     for step in steps {
+        if matches!(*step, "openTopic" | "closeTopic") {
+            app.step_on_time(&organiser.access_token, step, &id).await;
+            continue;
+        }
         gql_ok(
             app,
             organiser,

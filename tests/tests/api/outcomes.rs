@@ -51,14 +51,14 @@ async fn closed_topic(
         .iter()
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect();
-    for step in ["announceTopic", "openTopic"] {
-        app.ok(
-            Some(&organiser.access_token),
-            &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
-            json!({ "id": id }),
-        )
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($id: ID!) { announceTopic(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.step_on_time(&organiser.access_token, "openTopic", &id)
         .await;
-    }
     let mut voters = Vec::new();
     for (village, choice) in votes {
         let (_, token) = fast_resident(app, village).await;
@@ -72,12 +72,8 @@ async fn closed_topic(
             opinion: data["submitOpinion"]["id"].as_str().unwrap().to_owned(),
         });
     }
-    app.ok(
-        Some(&organiser.access_token),
-        "mutation($id: ID!) { closeTopic(id: $id) { id } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.step_on_time(&organiser.access_token, "closeTopic", &id)
+        .await;
     (id, organiser, options, voters)
 }
 
@@ -191,15 +187,39 @@ async fn a_closed_topic_is_decided_implemented_and_completed_with_participants_t
         6,
         "two updates × three participants"
     );
+    // The one who opposed has not been answered yet.
+    let complete =
+        "mutation($t: ID!) { completeTopic(topicId: $t) { state completedOnTime overdue } }";
+    let unanswered = app
+        .gql(Some(&organiser.access_token), complete, json!({ "t": id }))
+        .await;
+    assert_eq!(error_code(&unanswered), Some("DISSENTERS_NOT_EXPLAINED"));
+    assert!(unanswered["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("1 residents"));
+    app.ok(
+        Some(&organiser.access_token),
+        EXPLAIN,
+        json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "流转费标准经合作社与村民代表议定。" }),
+    )
+    .await;
     let done = app
-        .ok(
-            Some(&organiser.access_token),
-            "mutation($t: ID!) { completeTopic(topicId: $t) { state completedOnTime overdue } }",
-            json!({ "t": id }),
-        )
+        .ok(Some(&organiser.access_token), complete, json!({ "t": id }))
         .await;
     assert_eq!(done["completeTopic"]["state"], "COMPLETED");
     assert_eq!(done["completeTopic"]["completedOnTime"], true);
+    // Completion is told to each participant once, in the app and by email.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM notifications WHERE kind = 'topic_completed'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'topic_completed'")
+            .await,
+        3
+    );
     let public = app
         .ok(None, "query($id: ID!) { topic(id: $id) { outcome { responsibleBody entrustedBy } progressUpdates { percent body } } }", json!({ "id": id }))
         .await;
@@ -555,18 +575,28 @@ async fn a_supervisor_flags_and_the_correction_keeps_every_version(backend: Back
         json!({ "t": id }),
     )
     .await;
+    let complete = "mutation($t: ID!) { completeTopic(topicId: $t) { id } }";
     let blocked = app
-        .gql(
-            Some(&org.access_token),
-            "mutation($t: ID!) { completeTopic(topicId: $t) { id } }",
-            json!({ "t": id }),
-        )
+        .gql(Some(&org.access_token), complete, json!({ "t": id }))
         .await;
-    assert_eq!(error_code(&blocked), Some("CONFLICT"));
+    assert_eq!(
+        error_code(&blocked),
+        Some("OPEN_SUPERVISION_FLAG"),
+        "{blocked}"
+    );
 
-    let correct = "mutation($t: ID!, $i: OutcomeInput!, $c: String!) { correctOutcome(topicId: $t, input: $i, changeReason: $c) { version changeReason flagId } }";
+    let correct = "mutation($t: ID!, $i: OutcomeInput!, $c: String!) { correctOutcome(topicId: $t, input: $i, changeReason: $c) { version changeReason flagId deadline } }";
+    let deadline = app
+        .ok(
+            None,
+            "query($id: ID!) { topic(id: $id) { deadline } }",
+            json!({ "id": id }),
+        )
+        .await["topic"]["deadline"]
+        .clone();
     let mut fixed = outcome(Some("SUPPORT"), None, 60);
     fixed["decision"] = json!("同意流转，期限不超过承包剩余期限。");
+    fixed["deadline"] = deadline.clone();
     assert_eq!(
         error_field(
             &app.gql(
@@ -578,6 +608,20 @@ async fn a_supervisor_flags_and_the_correction_keeps_every_version(backend: Back
         ),
         Some("changeReason")
     );
+    // The deadline is not the correction's to move.
+    let mut later = fixed.clone();
+    later["deadline"] = json!((Utc::now() + Duration::days(400)).to_rfc3339());
+    assert_eq!(
+        error_field(
+            &app.gql(
+                Some(&org.access_token),
+                correct,
+                json!({ "t": id, "i": later, "c": "顺便延期" })
+            )
+            .await
+        ),
+        Some("deadline")
+    );
     let corrected = app
         .ok(
             Some(&org.access_token),
@@ -586,10 +630,20 @@ async fn a_supervisor_flags_and_the_correction_keeps_every_version(backend: Back
         )
         .await;
     assert_eq!(corrected["correctOutcome"]["version"], 2);
+    assert_eq!(corrected["correctOutcome"]["deadline"], deadline);
     assert_eq!(
         corrected["correctOutcome"]["flagId"],
         flagged["flagOutcome"]["id"]
     );
+    // A second correction has no flag to answer.
+    let unasked = app
+        .gql(
+            Some(&org.access_token),
+            correct,
+            json!({ "t": id, "i": fixed, "c": "再改一次" }),
+        )
+        .await;
+    assert_eq!(error_code(&unasked), Some("CORRECTION_NEEDS_FLAG"));
     let versions = app
         .ok(None, "query($id: ID!) { topic(id: $id) { outcome { version decision } outcomeVersions { version decision changeReason } supervisionFlags { status resolvedByVersion } } }", json!({ "id": id }))
         .await;
@@ -603,28 +657,101 @@ async fn a_supervisor_flags_and_the_correction_keeps_every_version(backend: Back
         topic["outcomeVersions"][1]["changeReason"],
         "按监督意见缩短期限"
     );
+    // A correction does not end the flag: the supervisor does.
     assert_eq!(
         topic["supervisionFlags"][0],
-        json!({ "status": "RESOLVED", "resolvedByVersion": 2 })
+        json!({ "status": "CORRECTED", "resolvedByVersion": 2 })
     );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'outcome_corrected'")
             .await,
         2
     );
+    let still = app
+        .gql(Some(&org.access_token), complete, json!({ "t": id }))
+        .await;
+    assert_eq!(error_code(&still), Some("OPEN_SUPERVISION_FLAG"));
+    let resolve = "mutation($f: ID!, $a: Boolean!, $n: String!) { resolveFlag(flagId: $f, accept: $a, note: $n) { status resolution } }";
+    let flag_id = flagged["flagOutcome"]["id"].clone();
+    for who in [&org, &other_supervisor] {
+        assert_eq!(
+            error_code(
+                &app.gql(
+                    Some(&who.access_token),
+                    resolve,
+                    json!({ "f": flag_id, "a": true, "n": "已纠正" })
+                )
+                .await
+            ),
+            Some("FORBIDDEN")
+        );
+    }
+    let accepted = app
+        .ok(
+            Some(&supervisor.access_token),
+            resolve,
+            json!({ "f": flag_id, "a": true, "n": "纠正后的期限符合法律规定" }),
+        )
+        .await;
+    assert_eq!(
+        accepted["resolveFlag"],
+        json!({ "status": "ACCEPTED", "resolution": "纠正后的期限符合法律规定" })
+    );
+    // The dissenter (太平堡 opposed) is answered before completion.
+    let unexplained = app
+        .gql(Some(&org.access_token), complete, json!({ "t": id }))
+        .await;
+    assert_eq!(error_code(&unexplained), Some("DISSENTERS_NOT_EXPLAINED"));
     app.ok(
         Some(&org.access_token),
-        "mutation($t: ID!) { completeTopic(topicId: $t) { id } }",
-        json!({ "t": id }),
+        EXPLAIN,
+        json!({ "t": id, "a": { "kind": "ALL_DISSENTERS" }, "b": "期限已按法律缩短。" }),
     )
     .await;
+    app.ok(Some(&org.access_token), complete, json!({ "t": id }))
+        .await;
     assert_eq!(
         app.count(
-            "SELECT COUNT(*) FROM audit_log WHERE action IN ('outcome.flag', 'outcome.correct')"
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('outcome.flag', 'outcome.correct', 'outcome.flag_accept')"
         )
         .await,
-        2
+        3
     );
+    let record = app
+        .ok(
+            None,
+            "query($id: ID!) { topic(id: $id) { record { action actorRole reason } } verifyTopicRecord(topicId: $id) { intact entries } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let actions: Vec<&str> = record["topic"]["record"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "announced",
+            "opened",
+            "closed",
+            "outcome_published",
+            "flagged",
+            "implementation_started",
+            "outcome_corrected",
+            "flag_accepted",
+            "explained",
+            "completed"
+        ]
+    );
+    assert_eq!(record["topic"]["record"][4]["actorRole"], "supervisor");
+    assert_eq!(
+        record["topic"]["record"][4]["reason"],
+        "流转期限超过承包剩余期限"
+    );
+    assert_eq!(record["verifyTopicRecord"]["intact"], true);
+    assert_eq!(record["verifyTopicRecord"]["entries"], 10);
 }
 
 async fn notifications_arrive_once_per_recipient_and_can_be_marked_read(backend: Backend) {
@@ -1050,12 +1177,7 @@ async fn a_residents_writes_are_read_back_by_the_next_query_of_the_page(backend:
         assert_eq!(read["topic"]["myOpinion"]["stance"], stance);
         assert_eq!(read["topic"]["myOpinion"]["reason"], reason);
     }
-    app.ok(
-        Some(&org.access_token),
-        "mutation($id: ID!) { closeTopic(id: $id) { id } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.step_on_time(&org.access_token, "closeTopic", &id).await;
     app.ok(
         Some(&org.access_token),
         PUBLISH,

@@ -83,8 +83,16 @@ async fn a_topic_goes_through_the_procedure_to_closed(backend: Backend) {
     let early = vote(&app, &residents[0], &id, "SUPPORT", None).await;
     assert_eq!(error_code(&early), Some("CONFLICT"));
 
+    // The residents were told when it opens: not a moment earlier.
+    let too_early = transition(&app, &organiser, "openTopic", &id).await;
     assert_eq!(
-        transition(&app, &organiser, "openTopic", &id).await["data"]["openTopic"]["state"],
+        error_code(&too_early),
+        Some("OPENS_AT_NOT_REACHED"),
+        "{too_early}"
+    );
+    assert_eq!(
+        app.step_on_time(&organiser.access_token, "openTopic", &id)
+            .await["data"]["openTopic"]["state"],
         "OPEN"
     );
     let first = vote(&app, &residents[0], &id, "SUPPORT", None).await;
@@ -117,8 +125,16 @@ async fn a_topic_goes_through_the_procedure_to_closed(backend: Backend) {
         3
     );
 
+    // Nor closed a moment before the time announced, on the organiser's word alone.
+    let too_early = transition(&app, &organiser, "closeTopic", &id).await;
     assert_eq!(
-        transition(&app, &organiser, "closeTopic", &id).await["data"]["closeTopic"]["state"],
+        error_code(&too_early),
+        Some("EARLY_CLOSE_NEEDS_COUNTERSIGNATURE"),
+        "{too_early}"
+    );
+    assert_eq!(
+        app.step_on_time(&organiser.access_token, "closeTopic", &id)
+            .await["data"]["closeTopic"]["state"],
         "CLOSED"
     );
     let late = vote(&app, &residents[1], &id, "OPPOSE", Some("改主意了")).await;
@@ -257,8 +273,9 @@ async fn a_technical_topic_opens_only_after_an_assessment(backend: Backend) {
     input["technical"] = json!(true);
     let id = create(&app, &organiser, input).await;
     transition(&app, &organiser, "announceTopic", &id).await;
+    app.clock.advance(Duration::hours(74));
     let blocked = transition(&app, &organiser, "openTopic", &id).await;
-    assert_eq!(error_code(&blocked), Some("CONFLICT"));
+    assert_eq!(error_code(&blocked), Some("ASSESSMENT_REQUIRED"));
     assert!(blocked["errors"][0]["message"]
         .as_str()
         .unwrap()
@@ -434,7 +451,8 @@ async fn a_choice_topic_counts_options(backend: Backend) {
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect();
     transition(&app, &organiser, "announceTopic", &id).await;
-    transition(&app, &organiser, "openTopic", &id).await;
+    app.step_on_time(&organiser.access_token, "openTopic", &id)
+        .await;
     let resident = app.resident(codes::GUODIANZI).await;
     let no_option = vote(&app, &resident, &id, "SUPPORT", None).await;
     assert_eq!(error_field(&no_option), Some("optionId"));
@@ -629,12 +647,8 @@ async fn a_results_answer_is_served_again_only_while_its_counters_are_unchanged(
         first["overall"]["total"].as_i64().unwrap() + 1
     );
     // A lifecycle move changes the state the answer shows.
-    app.ok(
-        Some(&organiser.access_token),
-        "mutation($id: ID!) { closeTopic(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.step_on_time(&organiser.access_token, "closeTopic", &id)
+        .await;
     let (reused, _) = ask(organiser_token).await;
     assert!(!reused, "the topic was closed");
 }
