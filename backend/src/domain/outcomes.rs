@@ -306,24 +306,7 @@ pub async fn complete(svc: &Services, actor: &Actor, topic_id: i64) -> Result<To
     let trigger = Trigger::Organiser(actor);
     let (txn, topic, from) =
         lifecycle::begin_move(svc, trigger, topic_id, State::Completed).await?;
-    if let Some(flag) = unresolved_flags(&txn, topic_id).await?.first() {
-        return Err(Error::procedure(
-            "OPEN_SUPERVISION_FLAG",
-            format!(
-                "a supervisor's flag ({}) is not resolved: it is resolved when a supervisor accepts the correction or dismisses the flag",
-                flag.reason
-            ),
-        ));
-    }
-    let unexplained = explanations::unexplained_dissenters(&txn, &topic).await?;
-    if unexplained > 0 {
-        return Err(Error::procedure(
-            "DISSENTERS_NOT_EXPLAINED",
-            format!(
-                "{unexplained} residents who disagreed have had no explanation: explain to them online, or record the explanation given face to face"
-            ),
-        ));
-    }
+    completable(&txn, &topic).await?;
     lifecycle::set_state(
         &txn,
         &topic,
@@ -370,6 +353,33 @@ pub async fn complete(svc: &Services, actor: &Actor, topic_id: i64) -> Result<To
         now,
     )
     .await
+}
+
+/// What completion waits for besides the state: every supervisor's flag
+/// resolved, every dissenter explained to.
+///
+/// # Errors
+/// `OPEN_SUPERVISION_FLAG`, `DISSENTERS_NOT_EXPLAINED`, database errors.
+pub async fn completable(db: &impl ConnectionTrait, topic: &Topic) -> Result<()> {
+    if let Some(flag) = unresolved_flags(db, topic.id).await?.first() {
+        return Err(Error::procedure(
+            "OPEN_SUPERVISION_FLAG",
+            format!(
+                "a supervisor's flag ({}) is not resolved: it is resolved when a supervisor accepts the correction or dismisses the flag",
+                flag.reason
+            ),
+        ));
+    }
+    let unexplained = explanations::unexplained_dissenters(db, topic).await?;
+    if unexplained > 0 {
+        return Err(Error::procedure(
+            "DISSENTERS_NOT_EXPLAINED",
+            format!(
+                "{unexplained} residents who disagreed have had no explanation: explain to them online, or record the explanation given face to face"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Extends the implementation deadline of a decided or implementing topic,
@@ -633,7 +643,10 @@ impl FlagStatus {
 }
 
 /// The flags of a topic a supervisor has not ended yet, oldest first.
-async fn unresolved_flags(db: &impl ConnectionTrait, topic_id: i64) -> Result<Vec<Flag>> {
+pub(crate) async fn unresolved_flags(
+    db: &impl ConnectionTrait,
+    topic_id: i64,
+) -> Result<Vec<Flag>> {
     Ok(supervision_flags::Entity::find()
         .filter(supervision_flags::Column::TopicId.eq(topic_id))
         .filter(

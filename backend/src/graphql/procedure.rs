@@ -12,7 +12,7 @@ use super::types::parse_id;
 use crate::domain::explanations::{self, InPersonResponse as DomainResponse, NewInPerson};
 use crate::domain::outcomes::{self, FlagSubject as DomainSubject};
 use crate::domain::record::{self, RecordEntry as DomainEntry};
-use crate::domain::topics;
+use crate::domain::topics::{self, actions};
 
 /// One move on a topic's public record, in order.
 #[derive(SimpleObject)]
@@ -402,4 +402,82 @@ pub(crate) async fn topic_in_person(
             .map(Into::into)
             .collect(),
     )
+}
+
+/// A move or exception on a topic (see `Topic.viewerActions`).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TopicAction {
+    Edit,
+    Announce,
+    Open,
+    Close,
+    RequestEarlyClose,
+    CountersignEarlyClose,
+    Withdraw,
+    PublishOutcome,
+    StartImplementation,
+    PublishProgress,
+    Complete,
+    ExtendDeadline,
+    CorrectOutcome,
+    FlagOutcome,
+    FlagProcedure,
+    ResolveFlag,
+    RecordInPersonExplanation,
+}
+
+impl From<actions::TopicAction> for TopicAction {
+    fn from(a: actions::TopicAction) -> Self {
+        use actions::TopicAction as A;
+        match a {
+            A::Edit => Self::Edit,
+            A::Announce => Self::Announce,
+            A::Open => Self::Open,
+            A::Close => Self::Close,
+            A::RequestEarlyClose => Self::RequestEarlyClose,
+            A::CountersignEarlyClose => Self::CountersignEarlyClose,
+            A::Withdraw => Self::Withdraw,
+            A::PublishOutcome => Self::PublishOutcome,
+            A::StartImplementation => Self::StartImplementation,
+            A::PublishProgress => Self::PublishProgress,
+            A::Complete => Self::Complete,
+            A::ExtendDeadline => Self::ExtendDeadline,
+            A::CorrectOutcome => Self::CorrectOutcome,
+            A::FlagOutcome => Self::FlagOutcome,
+            A::FlagProcedure => Self::FlagProcedure,
+            A::ResolveFlag => Self::ResolveFlag,
+            A::RecordInPersonExplanation => Self::RecordInPersonExplanation,
+        }
+    }
+}
+
+/// An action the viewer is offered: allowed now, or blocked with the code
+/// and message the mutation would answer.
+#[derive(SimpleObject)]
+pub struct ActionOffer {
+    pub action: TopicAction,
+    pub allowed: bool,
+    pub blocked_code: Option<String>,
+    pub blocked_reason: Option<String>,
+}
+
+/// What the viewer may do to `topic` now (empty when signed out).
+pub(crate) async fn topic_viewer_actions(
+    ctx: &Context<'_>,
+    topic: &topics::Topic,
+) -> Result<Vec<ActionOffer>> {
+    let Some(actor) = super::context::optional_actor(ctx).await? else {
+        return Ok(Vec::new());
+    };
+    let svc = services(ctx);
+    Ok(actions::offered(svc, actor, topic, svc.now())
+        .await?
+        .into_iter()
+        .map(|o| ActionOffer {
+            action: o.action.into(),
+            allowed: o.blocked.is_none(),
+            blocked_code: o.blocked.as_ref().map(|e| e.code().to_owned()),
+            blocked_reason: o.blocked.as_ref().map(crate::error::Error::public_message),
+        })
+        .collect())
 }

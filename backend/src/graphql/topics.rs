@@ -199,6 +199,14 @@ impl Topic {
             })
             .collect())
     }
+    /// What the signed-in viewer may do to this topic now, each with why it
+    /// is blocked when it is (the procedure's own checks).
+    async fn viewer_actions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::procedure::ActionOffer>> {
+        super::procedure::topic_viewer_actions(ctx, &self.0).await
+    }
     /// The states this topic can move to next (the lifecycle).
     async fn next_states(&self) -> Vec<TopicState> {
         topics::State::parse(&self.0.state)

@@ -197,28 +197,30 @@ pub(crate) async fn finish_move(
     Ok(updated)
 }
 
-/// Announces a draft: fixes the timetable and queues the advance notice
-/// (提前通报) to every eligible resident.
+/// Whether a draft's timetable allows announcing it now: both times set,
+/// opening at least the notice period (提前通报) away, closing after it.
+/// Returns the opening and closing times.
 ///
 /// # Errors
-/// `CONFLICT` when not a draft; `BAD_USER_INPUT` when the times are missing
-/// or opening is closer than the notice period.
-pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
-    let now = svc.now();
-    let (txn, topic, from) = begin_move(svc, trigger, id, State::Announced).await?;
+/// `BAD_USER_INPUT` naming the time at fault.
+pub fn announceable(
+    topic: &Topic,
+    now: DateTime<Utc>,
+    notice_period: Duration,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     let opens_at = topic
         .opens_at
         .ok_or_else(|| Error::bad_input("opensAt", "set the opening time before announcing"))?;
     let closes_at = topic
         .closes_at
         .ok_or_else(|| Error::bad_input("closesAt", "set the closing time before announcing"))?;
-    let earliest = now + svc.settings.notice_period;
+    let earliest = now + notice_period;
     if opens_at < earliest {
         return Err(Error::bad_input(
             "opensAt",
             format!(
                 "residents must be notified {} hours before opening: open at {} or later",
-                svc.settings.notice_period.num_hours(),
+                notice_period.num_hours(),
                 earliest.format("%Y-%m-%d %H:%M UTC")
             ),
         ));
@@ -229,6 +231,19 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
             "closing must come after opening",
         ));
     }
+    Ok((opens_at, closes_at))
+}
+
+/// Announces a draft: fixes the timetable and queues the advance notice
+/// (提前通报) to every eligible resident.
+///
+/// # Errors
+/// `CONFLICT` when not a draft; `BAD_USER_INPUT` when the times are missing
+/// or opening is closer than the notice period.
+pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
+    let now = svc.now();
+    let (txn, topic, from) = begin_move(svc, trigger, id, State::Announced).await?;
+    let (opens_at, closes_at) = announceable(&topic, now, svc.settings.notice_period)?;
     set_state(
         &txn,
         &topic,
@@ -284,21 +299,8 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
 pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
     let now = svc.now();
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Open).await?;
-    if let Some(opens_at) = topic.opens_at.filter(|at| now < *at) {
-        return Err(Error::procedure(
-            "OPENS_AT_NOT_REACHED",
-            format!(
-                "the residents were told this topic opens at {}; it opens then, by itself",
-                opens_at.format("%Y-%m-%d %H:%M UTC")
-            ),
-        ));
-    }
-    if topic.technical && !model::has_assessment(&txn, id).await? {
-        return Err(Error::procedure(
-            "ASSESSMENT_REQUIRED",
-            "a technical topic opens only after an expert or third-party assessment is published",
-        ));
-    }
+    opening_time_reached(&topic, now)?;
+    assessed_if_technical(&topic, model::has_assessment(&txn, id).await?)?;
     set_state(
         &txn,
         &topic,
@@ -334,6 +336,97 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
     .await
 }
 
+/// A topic opens at the time its residents were told, not before.
+///
+/// # Errors
+/// `OPENS_AT_NOT_REACHED` before `opensAt`.
+pub fn opening_time_reached(topic: &Topic, now: DateTime<Utc>) -> Result<()> {
+    match topic.opens_at.filter(|at| now < *at) {
+        None => Ok(()),
+        Some(opens_at) => Err(Error::procedure(
+            "OPENS_AT_NOT_REACHED",
+            format!(
+                "the residents were told this topic opens at {}; it opens then, by itself",
+                opens_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        )),
+    }
+}
+
+/// A technical topic opens only once assessed (论证评估).
+///
+/// # Errors
+/// `ASSESSMENT_REQUIRED` for a technical topic without an assessment.
+pub fn assessed_if_technical(topic: &Topic, has_assessment: bool) -> Result<()> {
+    if topic.technical && !has_assessment {
+        return Err(Error::procedure(
+            "ASSESSMENT_REQUIRED",
+            "a technical topic opens only after an expert or third-party assessment is published",
+        ));
+    }
+    Ok(())
+}
+
+/// A topic closes at the time its residents were told; earlier only by a
+/// countersigned early close.
+///
+/// # Errors
+/// `EARLY_CLOSE_NEEDS_COUNTERSIGNATURE` before `closesAt`.
+pub fn closing_time_reached(topic: &Topic, now: DateTime<Utc>) -> Result<()> {
+    match topic.closes_at.filter(|at| now < *at) {
+        None => Ok(()),
+        Some(closes_at) => Err(Error::procedure(
+            "EARLY_CLOSE_NEEDS_COUNTERSIGNATURE",
+            format!(
+                "this topic closes at {}; to close it earlier, request an early close with a \
+                 public reason and have a supervisor countersign it",
+                closes_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        )),
+    }
+}
+
+/// Whether an early close may be requested now: open, before its closing
+/// time, none waiting.
+///
+/// # Errors
+/// `CONFLICT` unless open or while a request waits; `BAD_USER_INPUT` once
+/// the closing time has passed.
+pub fn early_close_requestable(topic: &Topic, now: DateTime<Utc>) -> Result<()> {
+    if topic.state != State::Open.as_str() {
+        return Err(Error::conflict("only an open topic can be closed early"));
+    }
+    if topic.early_close_requested_at.is_some() {
+        return Err(Error::conflict(
+            "an early close is already waiting for a supervisor",
+        ));
+    }
+    if topic.closes_at.is_none_or(|at| at <= now) {
+        return Err(Error::bad_input(
+            "id",
+            "the closing time has passed: close the topic normally",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may countersign the waiting early close (the supervisor's
+/// role itself is checked by the move).
+///
+/// # Errors
+/// `CONFLICT` when none waits; `FORBIDDEN` for the one who asked.
+pub fn early_close_countersignable(topic: &Topic, actor: &Actor) -> Result<()> {
+    match topic.early_close_requested_by {
+        None => Err(Error::conflict(
+            "no early close is waiting for a countersignature",
+        )),
+        Some(requester) if requester == actor.user_id => Err(Error::forbidden(
+            "an early close is countersigned by someone other than who asked for it",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Closes an open topic at its closing time; no more opinions. Closing
 /// before `closesAt` is an early close: see [`request_early_close`].
 ///
@@ -343,16 +436,7 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
 pub async fn close(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic> {
     let now = svc.now();
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Closed).await?;
-    if let Some(closes_at) = topic.closes_at.filter(|at| now < *at) {
-        return Err(Error::procedure(
-            "EARLY_CLOSE_NEEDS_COUNTERSIGNATURE",
-            format!(
-                "this topic closes at {}; to close it earlier, request an early close with a \
-                 public reason and have a supervisor countersign it",
-                closes_at.format("%Y-%m-%d %H:%M UTC")
-            ),
-        ));
-    }
+    closing_time_reached(&topic, now)?;
     close_now(
         svc,
         txn,
@@ -443,15 +527,7 @@ pub async fn request_early_close(
     let txn = svc.db.begin().await?;
     let topic = model::get(&txn, id).await?;
     actor.require(Action::ManageTopics, &topic.scope_code)?;
-    if topic.state != State::Open.as_str() {
-        return Err(Error::conflict("only an open topic can be closed early"));
-    }
-    if topic.closes_at.is_none_or(|at| at <= now) {
-        return Err(Error::bad_input(
-            "id",
-            "the closing time has passed: close the topic normally",
-        ));
-    }
+    early_close_requestable(&topic, now)?;
     let requested = topics::Entity::update_many()
         .col_expr(
             topics::Column::EarlyCloseReason,
@@ -529,20 +605,9 @@ pub async fn countersign_early_close(
         ));
     }
     let (txn, topic, from) = begin_move(svc, trigger, id, State::Closed).await?;
-    let (Some(reason), Some(requested_by), Some(requested_at)) = (
-        topic.early_close_reason.clone(),
-        topic.early_close_requested_by,
-        topic.early_close_requested_at,
-    ) else {
-        return Err(Error::conflict(
-            "no early close is waiting for a countersignature",
-        ));
-    };
-    if requested_by == actor.user_id {
-        return Err(Error::forbidden(
-            "an early close is countersigned by someone other than who asked for it",
-        ));
-    }
+    early_close_countersignable(&topic, actor)?;
+    let reason = topic.early_close_reason.clone().unwrap_or_default();
+    let requested_at = topic.early_close_requested_at.unwrap_or(now);
     let detail = serde_json::json!({
         "requestedAt": requested_at.to_rfc3339(),
         "closesAt": topic.closes_at.map(|at| at.to_rfc3339()),

@@ -3,6 +3,7 @@
 //! or `WITHDRAWN` before a decision. The lifecycle table in [`State`] is the
 //! one place that says which move is legal.
 
+pub mod actions;
 pub mod cache;
 pub mod lifecycle;
 pub mod model;
