@@ -11,6 +11,7 @@ pub mod divisions;
 pub mod email_preferences;
 pub mod explanations;
 pub mod live;
+pub mod notice_board;
 pub mod notifications;
 pub mod opinion_writer;
 pub mod opinions;

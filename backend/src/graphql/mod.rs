@@ -27,6 +27,7 @@ pub struct Query(
     outbox::OutboxQuery,
     outcomes::OutcomesQuery,
     procedure::ProcedureQuery,
+    procedure::NoticeBoardQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
     suggestions::SuggestionsQuery,

@@ -10,6 +10,7 @@ use super::outcomes::SupervisionFlag;
 use super::topics::Topic;
 use super::types::parse_id;
 use crate::domain::explanations::{self, InPersonResponse as DomainResponse, NewInPerson};
+use crate::domain::notice_board;
 use crate::domain::outcomes::{self, FlagSubject as DomainSubject};
 use crate::domain::record::{self, RecordEntry as DomainEntry};
 use crate::domain::topics::{self, actions};
@@ -480,4 +481,118 @@ pub(crate) async fn topic_viewer_actions(
             blocked_reason: o.blocked.as_ref().map(crate::error::Error::public_message),
         })
         .collect())
+}
+
+/// A division's figures on its notice board.
+#[derive(SimpleObject)]
+pub struct BoardTally {
+    pub announced: i64,
+    pub open: i64,
+    pub implementing: i64,
+    pub decisions_overdue: i64,
+    pub implementations_overdue: i64,
+    pub explanations_overdue: i64,
+    pub overdue: i64,
+    pub completed: i64,
+    pub completed_on_time: i64,
+    /// Completed by the original deadline over all completed.
+    pub on_time_rate: Option<f64>,
+}
+
+impl From<&notice_board::Tally> for BoardTally {
+    fn from(t: &notice_board::Tally) -> Self {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Self {
+            announced: n(t.announced),
+            open: n(t.open),
+            implementing: n(t.implementing),
+            decisions_overdue: n(t.decisions_overdue),
+            implementations_overdue: n(t.implementations_overdue),
+            explanations_overdue: n(t.explanations_overdue),
+            overdue: n(t.overdue()),
+            completed: n(t.completed),
+            completed_on_time: n(t.completed_on_time),
+            on_time_rate: t.on_time_rate(),
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OverdueKind {
+    /// Closed, and the outcome is past due.
+    Decision,
+    /// Past the implementation deadline.
+    Implementation,
+    /// Dissenters unanswered past due.
+    Explanation,
+}
+
+#[derive(SimpleObject)]
+pub struct OverdueItem {
+    pub kind: OverdueKind,
+    pub topic: Topic,
+}
+
+#[derive(SimpleObject)]
+pub struct BoardRow {
+    pub division: super::types::Division,
+    pub tally: BoardTally,
+}
+
+/// The public notice board (公开栏) of a division.
+#[derive(SimpleObject)]
+pub struct NoticeBoard {
+    pub division: super::types::Division,
+    pub tally: BoardTally,
+    pub announced: Vec<Topic>,
+    pub open: Vec<Topic>,
+    pub implementing: Vec<Topic>,
+    pub overdue: Vec<OverdueItem>,
+    /// One row per division directly below.
+    pub rows: Vec<BoardRow>,
+    /// More topics exist than the board reads; its figures cover the newest.
+    pub truncated: bool,
+}
+
+#[derive(Default)]
+pub struct NoticeBoardQuery;
+
+#[Object]
+impl NoticeBoardQuery {
+    /// The public notice board of a village, township, county or above:
+    /// announced and open topics, outcomes and their deadlines, everything
+    /// overdue and the on-time rate. No sign-in needed.
+    #[graphql(complexity = "500 + 50 * child_complexity")]
+    async fn notice_board(&self, ctx: &Context<'_>, division_code: String) -> Result<NoticeBoard> {
+        let board = notice_board::board(services(ctx), &division_code).await?;
+        let topics = |list: Vec<topics::Topic>| list.into_iter().map(Topic).collect::<Vec<_>>();
+        Ok(NoticeBoard {
+            division: super::types::Division(board.division),
+            tally: (&board.tally).into(),
+            announced: topics(board.announced),
+            open: topics(board.open),
+            implementing: topics(board.implementing),
+            overdue: board
+                .overdue
+                .into_iter()
+                .map(|(kind, topic)| OverdueItem {
+                    kind: match kind {
+                        notice_board::Overdue::Decision => OverdueKind::Decision,
+                        notice_board::Overdue::Implementation => OverdueKind::Implementation,
+                        notice_board::Overdue::Explanation => OverdueKind::Explanation,
+                    },
+                    topic: Topic(topic),
+                })
+                .collect(),
+            rows: board
+                .rows
+                .into_iter()
+                .map(|(division, tally)| BoardRow {
+                    division: super::types::Division(division),
+                    tally: (&tally).into(),
+                })
+                .collect(),
+            truncated: board.truncated,
+        })
+    }
 }

@@ -624,6 +624,92 @@ async fn an_edited_record_no_longer_verifies(backend: Backend) {
     assert_eq!(gap["verifyTopicRecord"]["brokenAt"], 2);
 }
 
+async fn the_notice_board_shows_every_division_what_is_open_due_and_overdue(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A township topic closed on time and left undecided for 16 days.
+    let (late, organiser, _) = open_with_votes(&app, topic_input("", "DECISION")).await;
+    app.step_on_time(&organiser.access_token, "closeTopic", &late)
+        .await;
+    app.clock.advance(Duration::days(16));
+    // Meanwhile a village topic opens and another township topic is announced.
+    let (village_open, _) = app
+        .open_topic(codes::GUODIANZI, topic_input("", "DECISION"))
+        .await;
+    let announced = app
+        .ok(
+            Some(&organiser.access_token),
+            "mutation($i: TopicInput!) { createTopic(input: $i) { id } }",
+            json!({ "i": topic_input(codes::XIAGUANYING, "DECISION") }),
+        )
+        .await["createTopic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        Some(&organiser.access_token),
+        "mutation($id: ID!) { announceTopic(id: $id) { id } }",
+        json!({ "id": announced }),
+    )
+    .await;
+
+    let query = "query($c: String!) { noticeBoard(divisionCode: $c) { division { name } tally { announced open decisionsOverdue overdue onTimeRate } announced { id } open { id } overdue { kind topic { id decisionOverdue } } rows { division { code } tally { open decisionsOverdue } } truncated } }";
+    // Signed out, as on the village's screen or a printed copy.
+    let township = app
+        .ok(None, query, json!({ "c": codes::XIAGUANYING }))
+        .await["noticeBoard"]
+        .clone();
+    assert_eq!(township["division"]["name"], "夏官营镇");
+    assert_eq!(township["tally"]["announced"], 1);
+    assert_eq!(township["tally"]["open"], 1);
+    assert_eq!(township["tally"]["decisionsOverdue"], 1);
+    assert_eq!(township["tally"]["overdue"], 1);
+    assert!(township["tally"]["onTimeRate"].is_null());
+    assert_eq!(township["announced"][0]["id"], announced.as_str());
+    assert_eq!(township["open"][0]["id"], village_open.as_str());
+    assert_eq!(
+        township["overdue"][0],
+        json!({ "kind": "DECISION", "topic": { "id": late, "decisionOverdue": true } })
+    );
+    assert_eq!(township["truncated"], false);
+    let row = |board: &Value, code: &str| {
+        board["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["division"]["code"] == code)
+            .unwrap_or_else(|| panic!("no row {code}"))["tally"]
+            .clone()
+    };
+    assert_eq!(
+        row(&township, codes::GUODIANZI),
+        json!({ "open": 1, "decisionsOverdue": 0 })
+    );
+    assert_eq!(
+        row(&township, codes::TAIPINGBAO),
+        json!({ "open": 0, "decisionsOverdue": 0 })
+    );
+    // The county rolls the township up into its row.
+    let county = app.ok(None, query, json!({ "c": codes::YUZHONG })).await["noticeBoard"].clone();
+    assert_eq!(
+        row(&county, codes::XIAGUANYING),
+        json!({ "open": 1, "decisionsOverdue": 1 })
+    );
+    // A village sees its own topics and those of the township above it.
+    let village =
+        app.ok(None, query, json!({ "c": codes::TAIPINGBAO })).await["noticeBoard"].clone();
+    assert_eq!(village["tally"]["announced"], 1);
+    assert_eq!(
+        village["tally"]["open"], 0,
+        "过店子村's topic is not 太平堡村's"
+    );
+    assert_eq!(village["tally"]["decisionsOverdue"], 1);
+    assert!(village["rows"].as_array().unwrap().is_empty());
+    assert_eq!(
+        error_field(&app.gql(None, query, json!({ "c": "62x" })).await),
+        Some("divisionCode")
+    );
+}
+
 db_tests!(
     an_early_close_needs_another_persons_countersignature_and_is_on_the_record,
     a_deadline_moves_only_by_a_public_extension_and_on_time_keeps_the_original,
@@ -632,4 +718,5 @@ db_tests!(
     withdrawing_an_open_topic_tells_everyone_and_keeps_its_results_readable,
     dissenters_recorded_by_proxy_are_explained_face_to_face_before_completion,
     an_edited_record_no_longer_verifies,
+    the_notice_board_shows_every_division_what_is_open_due_and_overdue,
 );
