@@ -10,6 +10,7 @@ pub mod loaders;
 mod outbox;
 mod outcomes;
 mod procedure;
+mod referrals;
 mod residency;
 mod roles;
 mod suggestions;
@@ -27,6 +28,7 @@ pub struct Query(
     outbox::OutboxQuery,
     outcomes::OutcomesQuery,
     procedure::ProcedureQuery,
+    referrals::ReferralsQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
     suggestions::SuggestionsQuery,
@@ -39,6 +41,7 @@ pub struct Mutation(
     outbox::OutboxMutation,
     outcomes::OutcomesMutation,
     procedure::ProcedureMutation,
+    referrals::ReferralsMutation,
     residency::ResidencyMutation,
     roles::RolesMutation,
     suggestions::SuggestionsMutation,

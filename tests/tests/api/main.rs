@@ -14,6 +14,7 @@ mod http;
 mod integrity;
 mod outcomes;
 mod privacy;
+mod referrals;
 mod reminders;
 mod residency_and_roles;
 mod suggestions;
