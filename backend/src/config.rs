@@ -38,6 +38,14 @@ pub struct Settings {
     /// How long after closing a topic's outcome is due; after that the
     /// topic shows "decision overdue" in public.
     pub decision_due: chrono::Duration,
+    /// Supports at which a suggestion must be answered in time.
+    pub suggestion_answer_threshold: i32,
+    /// How long an organiser has to answer a suggestion from the moment
+    /// its support reached the threshold; after that it shows as overdue.
+    pub suggestion_answer_within: chrono::Duration,
+    /// How long after the outcome of an entrusted matter is first published
+    /// the report to the entrusting body is due.
+    pub report_due: chrono::Duration,
     /// Result cells with fewer responses are folded into their parent for
     /// the public (k-anonymity).
     pub privacy_min_cell: u32,
@@ -128,6 +136,9 @@ struct FileSettings {
     yishi_demo_data: Option<String>,
     yishi_notice_period_hours: Option<String>,
     yishi_decision_due_days: Option<String>,
+    yishi_suggestion_answer_threshold: Option<String>,
+    yishi_suggestion_answer_days: Option<String>,
+    yishi_report_due_days: Option<String>,
     yishi_privacy_min_cell: Option<String>,
     yishi_scheduler_interval_secs: Option<String>,
     yishi_bulk_inline_max: Option<String>,
@@ -359,6 +370,30 @@ impl Settings {
             15,
             1..=365,
         )?;
+        let suggestion_answer_threshold: i32 = parse_number(
+            "YISHI_SUGGESTION_ANSWER_THRESHOLD",
+            get(
+                "YISHI_SUGGESTION_ANSWER_THRESHOLD",
+                &file.yishi_suggestion_answer_threshold,
+            ),
+            10,
+            1..=1_000_000,
+        )?;
+        let suggestion_answer_days: i64 = parse_number(
+            "YISHI_SUGGESTION_ANSWER_DAYS",
+            get(
+                "YISHI_SUGGESTION_ANSWER_DAYS",
+                &file.yishi_suggestion_answer_days,
+            ),
+            15,
+            1..=365,
+        )?;
+        let report_due_days: i64 = parse_number(
+            "YISHI_REPORT_DUE_DAYS",
+            get("YISHI_REPORT_DUE_DAYS", &file.yishi_report_due_days),
+            30,
+            1..=365,
+        )?;
         let privacy_min_cell: u32 = parse_number(
             "YISHI_PRIVACY_MIN_CELL",
             get("YISHI_PRIVACY_MIN_CELL", &file.yishi_privacy_min_cell),
@@ -514,6 +549,9 @@ impl Settings {
             demo_data,
             notice_period: chrono::Duration::hours(notice_hours),
             decision_due: chrono::Duration::days(decision_due_days),
+            suggestion_answer_threshold,
+            suggestion_answer_within: chrono::Duration::days(suggestion_answer_days),
+            report_due: chrono::Duration::days(report_due_days),
             privacy_min_cell,
             scheduler_interval: Duration::from_secs(scheduler_secs),
             bulk_inline_max,

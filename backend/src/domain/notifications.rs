@@ -22,6 +22,8 @@ pub enum Audience {
     Participants { topic_id: i64 },
     /// The recipients fixed for an explanation.
     ExplanationRecipients { explanation_id: i64 },
+    /// One user (the author of a suggestion, …).
+    User { user_id: i32 },
 }
 
 impl Audience {
@@ -33,6 +35,7 @@ impl Audience {
             Audience::ExplanationRecipients { explanation_id } => {
                 format!("SELECT user_id FROM explanation_recipients WHERE explanation_id = {explanation_id}")
             }
+            Audience::User { user_id } => format!("SELECT {user_id} AS user_id"),
         }
     }
 }

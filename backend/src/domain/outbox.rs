@@ -43,6 +43,9 @@ pub enum EmailKind {
     TopicCompleted,
     /// The implementation deadline was extended, with its reason.
     DeadlineExtended,
+    /// A resident's suggestion was answered: adopted, declined or referred
+    /// to the level above, or that level answered the referral.
+    SuggestionAnswered,
     /// One email a day bundling the consultation emails of a user who
     /// asked for that (see `email_preferences`).
     DailyDigest,
@@ -67,12 +70,13 @@ impl EmailKind {
             Self::TopicWithdrawn => "topic_withdrawn",
             Self::TopicCompleted => "topic_completed",
             Self::DeadlineExtended => "deadline_extended",
+            Self::SuggestionAnswered => "suggestion_answered",
             Self::DailyDigest => "daily_digest",
         }
     }
 
     /// Every kind, for lists of preferences and for parsing.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::RegistrationAttempt,
@@ -89,6 +93,7 @@ impl EmailKind {
         Self::TopicWithdrawn,
         Self::TopicCompleted,
         Self::DeadlineExtended,
+        Self::SuggestionAnswered,
         Self::DailyDigest,
     ];
 
@@ -117,6 +122,7 @@ impl EmailKind {
             | Self::TopicWithdrawn
             | Self::TopicCompleted
             | Self::DeadlineExtended
+            | Self::SuggestionAnswered
             | Self::DailyDigest => true,
         }
     }

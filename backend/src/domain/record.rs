@@ -67,6 +67,10 @@ moves! {
     Referred => "referred",
     ReportSubmitted => "report_submitted",
     Revealed => "revealed",
+    ReferralAccepted => "referral_accepted",
+    ReferralDeclined => "referral_declined",
+    ReferralLinked => "referral_linked",
+    ReportAcknowledged => "report_acknowledged",
 }
 
 /// Who made a move, as the public sees it.

@@ -19,6 +19,15 @@
 //!   transaction; the conditional `WHERE status = 'open'` update makes
 //!   concurrent adopt/decline calls race safely: exactly one wins, the others
 //!   get `CONFLICT` and their work (including a half-made topic) is rolled back.
+//! - Answering in time: when a suggestion's supporters reach
+//!   `YISHI_SUGGESTION_ANSWER_THRESHOLD`, the moment is recorded with the
+//!   answer due `YISHI_SUGGESTION_ANSWER_DAYS` later (fixed then, so a later
+//!   configuration change does not move it; support withdrawn afterwards
+//!   does not undo it either). Open past that due time it is overdue
+//!   ([`is_answer_overdue`]) and counts on the division's public record
+//!   ([`overdue_in`]). Adopting, declining or referring it to the level
+//!   above (see `referrals`) answers it, and each answer tells the author,
+//!   in the app and by email, once.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -29,6 +38,8 @@ use sea_orm::{
 
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
+use super::notifications::Audience;
+use super::outbox::EmailKind;
 use super::topics::{self, Category, Kind, Topic, TopicDraft};
 use super::{audit, residency, Services};
 use crate::entities::{suggestion_supports, suggestions};
@@ -41,16 +52,19 @@ pub enum Status {
     Open,
     Adopted,
     Declined,
+    /// Referred to the level above (乡镇与村协商联动); see `referrals`.
+    Referred,
 }
 
 impl Status {
-    pub const ALL: [Self; 3] = [Self::Open, Self::Adopted, Self::Declined];
+    pub const ALL: [Self; 4] = [Self::Open, Self::Adopted, Self::Declined, Self::Referred];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Adopted => "adopted",
             Self::Declined => "declined",
+            Self::Referred => "referred",
         }
     }
 
@@ -150,6 +164,8 @@ pub async fn suggest(svc: &Services, user_id: i32, new: NewSuggestion) -> Result
         created_at: Set(now),
         decided_at: Set(None),
         decided_by: Set(None),
+        threshold_reached_at: Set(None),
+        answer_due_at: Set(None),
         ..Default::default()
     }
     .insert(&txn)
@@ -191,6 +207,14 @@ pub async fn support(svc: &Services, user_id: i32, id: i64) -> Result<Suggestion
     .await
     .map_err(|e| conflict_on_unique(e, || "you already support this suggestion".to_owned()))?;
     bump_supporters(&txn, id, 1).await?;
+    mark_threshold(
+        &txn,
+        id,
+        svc.settings.suggestion_answer_threshold,
+        svc.settings.suggestion_answer_within,
+        now,
+    )
+    .await?;
     let updated = get(&txn, id).await?;
     txn.commit().await?;
     Ok(updated)
@@ -235,6 +259,204 @@ async fn bump_supporters(db: &impl ConnectionTrait, id: i64, delta: i32) -> Resu
         ));
     }
     Ok(())
+}
+
+/// Records the moment the suggestion's support reached `threshold`, and the
+/// answer due `within` after it, the first time it does (one conditional
+/// update: concurrent supports record it once).
+async fn mark_threshold(
+    db: &impl ConnectionTrait,
+    id: i64,
+    threshold: i32,
+    within: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    suggestions::Entity::update_many()
+        .col_expr(suggestions::Column::ThresholdReachedAt, Expr::value(now))
+        .col_expr(suggestions::Column::AnswerDueAt, Expr::value(now + within))
+        .filter(suggestions::Column::Id.eq(id))
+        .filter(suggestions::Column::ThresholdReachedAt.is_null())
+        .filter(suggestions::Column::Supporters.gte(threshold))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether an open suggestion has waited past the time it had to be
+/// answered in (the one rule; [`overdue_in`] is its query form).
+pub fn is_answer_overdue(suggestion: &Suggestion, now: DateTime<Utc>) -> bool {
+    suggestion.status == Status::Open.as_str()
+        && suggestion.answer_due_at.is_some_and(|due| due < now)
+}
+
+/// The suggestions of a division (or any division inside it) left
+/// unanswered past their due time: how many, and the longest overdue first
+/// (at most [`OVERDUE_ITEMS`]). Public: the division's notice board.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    pub count: u64,
+    pub items: Vec<Suggestion>,
+}
+
+/// At most this many overdue suggestions are listed (all are counted).
+pub const OVERDUE_ITEMS: u64 = 100;
+
+/// See [`Overdue`].
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed code; database errors.
+pub async fn overdue_in(
+    db: &impl ConnectionTrait,
+    division_code: &str,
+    now: DateTime<Utc>,
+) -> Result<Overdue> {
+    let code = divisions::normalize_code(division_code, "divisionCode")?;
+    let cond = Condition::all()
+        .add(divisions::within(suggestions::Column::DivisionCode, &code))
+        .add(suggestions::Column::Status.eq(Status::Open.as_str()))
+        .add(suggestions::Column::AnswerDueAt.lt(now));
+    let count = suggestions::Entity::find()
+        .filter(cond.clone())
+        .count(db)
+        .await?;
+    let items = suggestions::Entity::find()
+        .filter(cond)
+        .order_by_asc(suggestions::Column::AnswerDueAt)
+        .order_by_asc(suggestions::Column::Id)
+        .limit(OVERDUE_ITEMS)
+        .all(db)
+        .await?;
+    Ok(Overdue { count, items })
+}
+
+/// How a suggestion was answered, as its author is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Adopted,
+    Declined,
+    /// Referred to the level above.
+    Referred,
+    /// The level above took the referral up.
+    ReferralAccepted,
+    /// The level above declined the referral.
+    ReferralDeclined,
+}
+
+impl Answer {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Adopted => "adopted",
+            Self::Declined => "declined",
+            Self::Referred => "referred",
+            Self::ReferralAccepted => "referral_accepted",
+            Self::ReferralDeclined => "referral_declined",
+        }
+    }
+}
+
+/// Tells the author of `suggestion`, in the app and by email, how it was
+/// answered; `event` keys the notice (one per answer, however often called).
+/// `division` is the division the answer concerns (the level referred to).
+///
+/// # Errors
+/// Database errors.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn tell_author(
+    svc: &Services,
+    db: &impl ConnectionTrait,
+    suggestion: &Suggestion,
+    answer: Answer,
+    event: &str,
+    reason: Option<&str>,
+    division: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let division_name = match division {
+        Some(code) => divisions::find(db, code)
+            .await?
+            .map_or_else(|| code.to_owned(), |d| d.name),
+        None => String::new(),
+    };
+    super::notifications::notify(
+        db,
+        &Audience::User {
+            user_id: suggestion.author_user_id,
+        },
+        EmailKind::SuggestionAnswered,
+        None,
+        event,
+        &serde_json::json!({
+            "suggestion_id": suggestion.id,
+            "title": suggestion.title,
+            "answer": answer.as_str(),
+            "reason": reason,
+            "division_name": division_name,
+            "topic_id": suggestion.topic_id,
+            "link": format!("{}/suggestions?mine=1", svc.settings.public_url),
+        }),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks an open suggestion referred to the level above, inside the
+/// referral's transaction (see `referrals::refer`).
+///
+/// # Errors
+/// `CONFLICT` when it is no longer open.
+pub(crate) async fn mark_referred(
+    db: &impl ConnectionTrait,
+    suggestion: &Suggestion,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Suggestion> {
+    ensure_open(suggestion)?;
+    // The reason lives on the referral, not as a decline reason.
+    decide_open(db, suggestion.id, Status::Referred, actor, now, None, None).await?;
+    get(db, suggestion.id).await
+}
+
+/// Opens a referred suggestion again when the level above declines the
+/// referral: the division it was suggested for answers it itself. When its
+/// support had reached the threshold, the answer is due afresh `within`
+/// from now (the division did answer in time, by referring it).
+///
+/// # Errors
+/// `CONFLICT` unless it is referred.
+pub(crate) async fn reopen_after_referral(
+    db: &impl ConnectionTrait,
+    suggestion: &Suggestion,
+    within: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Suggestion> {
+    let mut update = suggestions::Entity::update_many()
+        .col_expr(
+            suggestions::Column::Status,
+            Expr::value(Status::Open.as_str()),
+        )
+        .col_expr(
+            suggestions::Column::DecidedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            suggestions::Column::DecidedBy,
+            Expr::value(Option::<i32>::None),
+        );
+    if suggestion.threshold_reached_at.is_some() {
+        update = update.col_expr(suggestions::Column::AnswerDueAt, Expr::value(now + within));
+    }
+    let done = update
+        .filter(suggestions::Column::Id.eq(suggestion.id))
+        .filter(suggestions::Column::Status.eq(Status::Referred.as_str()))
+        .exec(db)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(Error::conflict(
+            "this suggestion is not waiting on a referral; reload it",
+        ));
+    }
+    get(db, suggestion.id).await
 }
 
 fn ensure_open(suggestion: &Suggestion) -> Result<()> {
@@ -308,6 +530,17 @@ pub async fn adopt(
     )
     .await?;
     let adopted = get(&txn, id).await?;
+    tell_author(
+        svc,
+        &txn,
+        &adopted,
+        Answer::Adopted,
+        &format!("suggestion:{id}:adopted"),
+        None,
+        None,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok((adopted, topic))
 }
@@ -350,6 +583,17 @@ pub async fn decline(svc: &Services, actor: &Actor, id: i64, reason: &str) -> Re
     )
     .await?;
     let declined = get(&txn, id).await?;
+    tell_author(
+        svc,
+        &txn,
+        &declined,
+        Answer::Declined,
+        &format!("suggestion:{id}:declined"),
+        Some(reason),
+        None,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(declined)
 }
@@ -518,6 +762,8 @@ mod tests {
             created_at: Utc::now(),
             decided_at: None,
             decided_by: None,
+            threshold_reached_at: None,
+            answer_due_at: None,
         }
     }
 
@@ -532,6 +778,20 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn overdue_is_open_past_the_due_time() {
+        let now = Utc::now();
+        let mut s = suggestion(7, "620123101201");
+        assert!(!is_answer_overdue(&s, now));
+        s.answer_due_at = Some(now - chrono::Duration::seconds(1));
+        assert!(is_answer_overdue(&s, now));
+        s.status = Status::Declined.as_str().into();
+        assert!(!is_answer_overdue(&s, now));
+        s.status = Status::Open.as_str().into();
+        s.answer_due_at = Some(now + chrono::Duration::days(1));
+        assert!(!is_answer_overdue(&s, now));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod loaders;
 mod outbox;
 mod outcomes;
 mod procedure;
+mod referrals;
 mod residency;
 mod roles;
 mod suggestions;
@@ -28,6 +29,7 @@ pub struct Query(
     outcomes::OutcomesQuery,
     procedure::ProcedureQuery,
     procedure::NoticeBoardQuery,
+    referrals::ReferralsQuery,
     residency::ResidencyQuery,
     roles::RolesQuery,
     suggestions::SuggestionsQuery,
@@ -40,6 +42,7 @@ pub struct Mutation(
     outbox::OutboxMutation,
     outcomes::OutcomesMutation,
     procedure::ProcedureMutation,
+    referrals::ReferralsMutation,
     residency::ResidencyMutation,
     roles::RolesMutation,
     suggestions::SuggestionsMutation,

@@ -25,7 +25,9 @@ pub struct RecordEntry {
     /// implementation_started, deadline_extended, flagged,
     /// outcome_corrected, flag_accepted, flag_dismissed, explained,
     /// explained_in_person, completed, withdrawn, referred,
-    /// report_submitted, revealed.
+    /// report_submitted, revealed, referral_accepted, referral_declined,
+    /// referral_linked (a referral and the upper level's topic linked; on
+    /// both topics), report_acknowledged.
     pub action: String,
     /// organiser, supervisor, admin, expert, or schedule (the time set in
     /// advance was reached). Never a resident's name.

@@ -18,6 +18,8 @@ pub enum SuggestionStatus {
     Adopted,
     /// Declined, with a reason.
     Declined,
+    /// Referred to the level above (see `referredTo`).
+    Referred,
 }
 
 impl From<suggestions::Status> for SuggestionStatus {
@@ -26,6 +28,7 @@ impl From<suggestions::Status> for SuggestionStatus {
             suggestions::Status::Open => Self::Open,
             suggestions::Status::Adopted => Self::Adopted,
             suggestions::Status::Declined => Self::Declined,
+            suggestions::Status::Referred => Self::Referred,
         }
     }
 }
@@ -36,6 +39,7 @@ impl From<SuggestionStatus> for suggestions::Status {
             SuggestionStatus::Open => Self::Open,
             SuggestionStatus::Adopted => Self::Adopted,
             SuggestionStatus::Declined => Self::Declined,
+            SuggestionStatus::Referred => Self::Referred,
         }
     }
 }
@@ -133,8 +137,30 @@ impl Suggestion {
         self.0.created_at
     }
 
+    /// When it was answered (adopted, declined or referred).
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
+    }
+
+    /// When its supporters reached the number at which it must be answered
+    /// in time (`YISHI_SUGGESTION_ANSWER_THRESHOLD`).
+    async fn threshold_reached_at(&self) -> Option<DateTime<Utc>> {
+        self.0.threshold_reached_at
+    }
+
+    /// When the answer is due (fixed when the threshold was reached).
+    async fn answer_due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.answer_due_at
+    }
+
+    /// Still open past `answerDueAt`; counted on the division's record.
+    async fn answer_overdue(&self, ctx: &Context<'_>) -> bool {
+        suggestions::is_answer_overdue(&self.0, services(ctx).now())
+    }
+
+    /// Where it was referred, newest first.
+    async fn referred_to(&self, ctx: &Context<'_>) -> Result<Vec<super::referrals::Referral>> {
+        super::referrals::suggestion_referred_to(ctx, &self.0).await
     }
 }
 

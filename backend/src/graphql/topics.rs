@@ -301,6 +301,40 @@ impl Topic {
     async fn quorum_justification(&self) -> Option<&str> {
         self.0.quorum_justification.as_deref()
     }
+    /// Where this topic was referred (乡镇与村协商联动), newest first.
+    async fn referred_to(&self, ctx: &Context<'_>) -> Result<Vec<super::referrals::Referral>> {
+        super::referrals::topic_referred_to(ctx, &self.0).await
+    }
+    /// The referrals from the level below that this topic takes up.
+    async fn referred_from(&self, ctx: &Context<'_>) -> Result<Vec<super::referrals::Referral>> {
+        super::referrals::topic_referred_from(ctx, &self.0).await
+    }
+    /// The government body that entrusted the matter (受委托事项), from the
+    /// current outcome; null when not entrusted.
+    async fn entrusted_by(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(super::referrals::topic_report_duty(ctx, &self.0)
+            .await?
+            .map(|d| d.entrusted_by))
+    }
+    /// When the report to the entrusting body is due: `YISHI_REPORT_DUE_DAYS`
+    /// after the topic was decided (null unless entrusted and decided).
+    async fn report_due_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(super::referrals::topic_report_duty(ctx, &self.0)
+            .await?
+            .map(|d| d.due_at))
+    }
+    /// Entrusted, past the due time, and the report not submitted.
+    async fn report_overdue(&self, ctx: &Context<'_>) -> Result<bool> {
+        super::referrals::topic_report_overdue(ctx, &self.0).await
+    }
+    /// The report to the entrusting body and its acknowledgement, once
+    /// submitted.
+    async fn entrusted_report(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::referrals::EntrustedReport>> {
+        super::referrals::topic_report(ctx, &self.0).await
+    }
     /// The public record of the procedure, oldest first (tamper-evident:
     /// see `verifyTopicRecord`).
     #[graphql(complexity = "50 * child_complexity + 1")]

@@ -27,7 +27,7 @@ pub struct Rendered {
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Every kind that has templates (the outbox's `kind` column).
-pub const KINDS: [&str; 17] = [
+pub const KINDS: [&str; 18] = [
     "verify_email",
     "password_reset",
     "registration_attempt",
@@ -44,6 +44,7 @@ pub const KINDS: [&str; 17] = [
     "topic_withdrawn",
     "topic_completed",
     "deadline_extended",
+    "suggestion_answered",
     "daily_digest",
 ];
 
@@ -120,6 +121,10 @@ const FILES: &[(&str, &str)] = template_files!(
     "deadline_extended.zh-CN.html",
     "deadline_extended.en.txt",
     "deadline_extended.en.html",
+    "suggestion_answered.zh-CN.txt",
+    "suggestion_answered.zh-CN.html",
+    "suggestion_answered.en.txt",
+    "suggestion_answered.en.html",
     "daily_digest.zh-CN.txt",
     "daily_digest.zh-CN.html",
     "daily_digest.en.txt",
@@ -330,6 +335,11 @@ mod tests {
                 "new_deadline": "2027-08-31T00:00:00+00:00",
                 "link": "https://yishi.example/topics/7"
             }),
+            "suggestion_answered" => json!({
+                "suggestion_id": 5, "title": "硬化村道", "answer": "declined",
+                "reason": "已列入明年计划", "division_name": "夏官营镇", "topic_id": null,
+                "link": "https://yishi.example/suggestions/5"
+            }),
             "explanation_published" => json!({
                 "topic_id": 7, "title": "修村道", "explanation_id": 3, "body": "资金不足，分两期。",
                 "link": "https://yishi.example/explanations/3"
@@ -352,6 +362,35 @@ mod tests {
                 assert!(r.text.contains("https://yishi.example"), "{kind} {locale}");
                 assert!(r.html.contains("https://yishi.example"), "{kind} {locale}");
                 assert!(r.html.starts_with("<!DOCTYPE html>"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_suggestion_answer_says_which_answer_in_both_locales() {
+        for (answer, zh, en) in [
+            ("adopted", "已采纳", "adopted"),
+            ("declined", "未被采纳", "declined"),
+            ("referred", "已提交上级协商", "referred"),
+            ("referral_accepted", "上级已受理", "took up"),
+            ("referral_declined", "上级未受理", "declined"),
+        ] {
+            let mut p = payload("suggestion_answered");
+            p["answer"] = json!(answer);
+            let r = render(
+                "suggestion_answered",
+                "zh-CN",
+                &p,
+                "https://y.example",
+                None,
+            )
+            .unwrap();
+            assert!(r.subject.contains(zh), "{answer}: {}", r.subject);
+            assert!(r.html.contains("https://yishi.example/suggestions/5"));
+            let r = render("suggestion_answered", "en", &p, "https://y.example", None).unwrap();
+            assert!(r.subject.contains(en), "{answer}: {}", r.subject);
+            if answer != "adopted" && answer != "referral_accepted" {
+                assert!(r.text.contains("已列入明年计划"), "{answer}: {}", r.text);
             }
         }
     }

@@ -44,6 +44,7 @@ const routes: RouteRecordRaw[] = [
   { path: 'divisions', name: 'admin-divisions', component: () => import('./pages/Divisions.vue'), meta: { title: 'admin.nav.divisions' } },
   { path: 'roles', name: 'admin-roles', component: () => import('./pages/Roles.vue'), meta: { title: 'admin.nav.roles', adminAction: 'assignRoles' } },
   { path: 'suggestions', name: 'admin-suggestions', component: () => import('./pages/Suggestions.vue'), meta: { title: 'admin.nav.suggestions', adminAction: 'readOpinions' } },
+  { path: 'referrals', name: 'admin-referrals', component: () => import('./pages/Referrals.vue'), meta: { title: 'admin.nav.referrals', adminAction: 'manageTopics' } },
   { path: 'audit', name: 'admin-audit', component: () => import('./pages/AuditLog.vue'), meta: { title: 'admin.nav.audit', adminAction: 'viewAuditLog' } },
   { path: 'outbox', name: 'admin-outbox', component: () => import('./pages/Outbox.vue'), meta: { title: 'admin.nav.outbox', adminAction: 'administer' } },
   { path: 'supervision', name: 'admin-supervision', component: () => import('./pages/Supervision.vue'), meta: { title: 'admin.nav.supervision', adminAction: 'readOpinions' } },

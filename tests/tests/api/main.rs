@@ -15,6 +15,7 @@ mod integrity;
 mod outcomes;
 mod privacy;
 mod procedure;
+mod referrals;
 mod reminders;
 mod residency_and_roles;
 mod suggestions;

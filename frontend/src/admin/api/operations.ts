@@ -231,7 +231,42 @@ export const AdminTopicDocument = graphql(`
       completedAt
       overdue
       completedOnTime
+      referredTo {
+        ...AdminReferral
+      }
+      referredFrom {
+        ...AdminReferral
+      }
+      entrustedBy
+      reportDueAt
+      reportOverdue
+      entrustedReport {
+        submittedTo
+        submittedAt
+        summary
+        acknowledgedAt
+        acknowledgementReference
+      }
     }
+  }
+  fragment AdminReferral on Referral {
+    id
+    fromKind
+    fromId
+    fromDivisionCode
+    fromDivision {
+      name
+    }
+    toDivisionCode
+    toDivision {
+      name
+    }
+    reason
+    referredAt
+    status
+    answer
+    answeredAt
+    topicId
   }
   fragment AdminOutcome on Outcome {
     version
@@ -655,6 +690,8 @@ export const AdminSuggestionsDocument = graphql(`
         authorDisplayName
         declineReason
         topicId
+        answerDueAt
+        answerOverdue
         createdAt
         decidedAt
       }
@@ -748,6 +785,97 @@ export const AdminAuditLogDocument = graphql(`
         hasNextPage
         endCursor
       }
+    }
+  }
+`)
+
+export const AdminReferTopicDocument = graphql(`
+  mutation AdminReferTopic($topicId: ID!, $to: String!, $reason: String!) {
+    referTopic(topicId: $topicId, toDivisionCode: $to, reason: $reason) {
+      id
+    }
+  }
+`)
+
+export const AdminReferSuggestionDocument = graphql(`
+  mutation AdminReferSuggestion($id: ID!, $to: String!, $reason: String!) {
+    referSuggestion(suggestionId: $id, toDivisionCode: $to, reason: $reason) {
+      id
+    }
+  }
+`)
+
+export const AdminReferralsDocument = graphql(`
+  query AdminReferrals($divisionCode: String, $status: ReferralStatus) {
+    referrals(divisionCode: $divisionCode, status: $status, first: 200) {
+      id
+      fromKind
+      fromId
+      fromDivisionCode
+      fromDivision {
+        pathName
+      }
+      toDivisionCode
+      toDivision {
+        name
+      }
+      fromTopic {
+        id
+        title
+      }
+      fromSuggestion {
+        id
+        title
+      }
+      reason
+      referredAt
+      status
+      answer
+      answeredAt
+      topicId
+    }
+  }
+`)
+
+export const AdminAcceptReferralDocument = graphql(`
+  mutation AdminAcceptReferral($id: ID!, $answer: String, $topicId: ID) {
+    acceptReferral(id: $id, answer: $answer, topicId: $topicId) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminDeclineReferralDocument = graphql(`
+  mutation AdminDeclineReferral($id: ID!, $reason: String!) {
+    declineReferral(id: $id, reason: $reason) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminLinkReferralTopicDocument = graphql(`
+  mutation AdminLinkReferralTopic($id: ID!, $topicId: ID!) {
+    linkReferralTopic(id: $id, topicId: $topicId) {
+      id
+      topicId
+    }
+  }
+`)
+
+export const AdminSubmitEntrustedReportDocument = graphql(`
+  mutation AdminSubmitEntrustedReport($topicId: ID!, $submittedTo: String!, $submittedAt: DateTime!, $summary: String!) {
+    submitEntrustedReport(topicId: $topicId, submittedTo: $submittedTo, submittedAt: $submittedAt, summary: $summary) {
+      submittedAt
+    }
+  }
+`)
+
+export const AdminAcknowledgeEntrustedReportDocument = graphql(`
+  mutation AdminAcknowledgeEntrustedReport($topicId: ID!, $acknowledgedAt: DateTime!, $reference: String!) {
+    acknowledgeEntrustedReport(topicId: $topicId, acknowledgedAt: $acknowledgedAt, reference: $reference) {
+      acknowledgedAt
     }
   }
 `)

@@ -123,6 +123,12 @@ const en: typeof zhCN = {
       OPEN: 'Collecting support',
       ADOPTED: 'Adopted',
       DECLINED: 'Declined',
+      REFERRED: 'Referred to the level above',
+    },
+    ReferralStatus: {
+      PENDING: 'Waiting for the level above',
+      ACCEPTED: 'Taken up by the level above',
+      DECLINED: 'Not taken up by the level above',
     },
     ExplanationReply: {
       SATISFIED: 'Satisfied',

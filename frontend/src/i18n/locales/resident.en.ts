@@ -62,6 +62,11 @@ const en: typeof zh = {
     cancel: 'Withdraw request',
   },
   topic: {
+    referredTo: 'Referred to {name} for consultation',
+    referredFrom: 'Referred by {name}',
+    referralStatus: ' ({status})',
+    reportOverdue: 'Report to the entrusting body overdue',
+    reportSubmitted: 'Reported to {body} on {date}',
     title: 'Topic',
     scope: 'Scope',
     background: 'Background and question',
@@ -159,6 +164,9 @@ const en: typeof zh = {
     category: 'Category',
     for: 'For',
     sent: 'Suggestion sent',
+    answerDue: 'To be answered by {date}',
+    answerOverdue: 'Answer overdue',
+    referredTo: 'Referred to {name}: {reason}',
   },
   notifications: {
     empty: 'No messages yet',
@@ -178,6 +186,7 @@ const en: typeof zh = {
       residency_rejected: 'Residency rejected',
       proxy_opinion_recorded: 'Opinion recorded for you',
       daily_digest: 'Daily digest',
+      suggestion_answered: 'Your suggestion was answered',
     },
   },
   settings: {

@@ -61,6 +61,11 @@ export default {
     cancel: '撤回申请',
   },
   topic: {
+    referredTo: '已提交{name}协商',
+    referredFrom: '由{name}提交',
+    referralStatus: '（{status}）',
+    reportOverdue: '向委托单位报告超期',
+    reportSubmitted: '已于 {date} 向{body}报告',
     title: '议题详情',
     scope: '范围',
     background: '背景和问题',
@@ -158,6 +163,9 @@ export default {
     category: '类别',
     for: '提给',
     sent: '建议已提交',
+    answerDue: '应于 {date} 前答复',
+    answerOverdue: '超期未答复',
+    referredTo: '已提交{name}协商：{reason}',
   },
   notifications: {
     empty: '暂时没有消息',
@@ -177,6 +185,7 @@ export default {
       residency_rejected: '居民认证未通过',
       proxy_opinion_recorded: '代为登记的意见',
       daily_digest: '每日汇总',
+      suggestion_answered: '您的建议有了答复',
     },
   },
   settings: {

@@ -125,6 +125,12 @@ export default {
       OPEN: '征集支持中',
       ADOPTED: '已采纳',
       DECLINED: '未采纳',
+      REFERRED: '已提交上级协商',
+    },
+    ReferralStatus: {
+      PENDING: '待上级答复',
+      ACCEPTED: '上级已受理',
+      DECLINED: '上级未受理',
     },
     ExplanationReply: {
       SATISFIED: '满意',
