@@ -18,6 +18,7 @@ mod m20261202_000020_create_refresh_tokens_revoked_index;
 mod m20261202_000030_create_opinions_meeting_index;
 mod m20261202_000040_create_procedure_record;
 mod m20261202_000050_create_referrals_and_entrusted_reports;
+mod m20261202_000070_create_secret_topics;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000030_create_opinions_meeting_index::Migration),
             Box::new(m20261202_000040_create_procedure_record::Migration),
             Box::new(m20261202_000050_create_referrals_and_entrusted_reports::Migration),
+            Box::new(m20261202_000070_create_secret_topics::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::divisions::{self, Division, Level};
 use super::topics::{self, State, Topic};
-use super::{explanations, outcomes, Services};
+use super::{entrusted, explanations, outcomes, suggestions, Services};
 use crate::entities::{outcomes as outcomes_table, topics as topics_table};
 use crate::error::Result;
 
@@ -30,6 +30,10 @@ pub struct Tally {
     pub decisions_overdue: u64,
     pub implementations_overdue: u64,
     pub explanations_overdue: u64,
+    /// Residents' suggestions past their answer's due time.
+    pub suggestions_overdue: u64,
+    /// Entrusted matters not reported to government in time.
+    pub reports_overdue: u64,
     pub completed: u64,
     pub completed_on_time: u64,
 }
@@ -41,7 +45,11 @@ impl Tally {
     }
 
     pub fn overdue(&self) -> u64 {
-        self.decisions_overdue + self.implementations_overdue + self.explanations_overdue
+        self.decisions_overdue
+            + self.implementations_overdue
+            + self.explanations_overdue
+            + self.suggestions_overdue
+            + self.reports_overdue
     }
 }
 
@@ -54,6 +62,8 @@ pub enum Overdue {
     Implementation,
     /// Dissenters still unanswered past the explanation's due time.
     Explanation,
+    /// An entrusted matter not reported to government in time.
+    Report,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +77,8 @@ pub struct Board {
     /// Decided or implementing, deadline soonest first.
     pub implementing: Vec<Topic>,
     pub overdue: Vec<(Overdue, Topic)>,
+    /// Suggestions past their answer's due time (the newest, all counted).
+    pub overdue_suggestions: Vec<super::suggestions::Suggestion>,
     /// One row per division directly below (none for a village).
     pub rows: Vec<(Division, Tally)>,
     /// Whether more topics exist than [`MAX_TOPICS`] (the figures cover the
@@ -129,6 +141,11 @@ pub async fn board(svc: &Services, code: &str) -> Result<Board> {
         }
     }
 
+    for late in entrusted::overdue_in(db, &code, svc.settings.report_due, now).await? {
+        overdue.push((Overdue::Report, late.topic));
+    }
+    let suggestions_overdue = suggestions::overdue_in(db, &code, now).await?;
+
     let tally_of = |inside: &dyn Fn(&Topic) -> bool| {
         let mut t = Tally::default();
         for topic in found.iter().filter(|t| inside(t)) {
@@ -150,11 +167,13 @@ pub async fn board(svc: &Services, code: &str) -> Result<Board> {
                 Overdue::Decision => t.decisions_overdue += 1,
                 Overdue::Implementation => t.implementations_overdue += 1,
                 Overdue::Explanation => t.explanations_overdue += 1,
+                Overdue::Report => t.reports_overdue += 1,
             }
         }
         t
     };
-    let tally = tally_of(&|_| true);
+    let mut tally = tally_of(&|_| true);
+    tally.suggestions_overdue = suggestions_overdue.count;
 
     let mut rows = Vec::new();
     if divisions::level_of(&code) != Some(Level::Village) {
@@ -205,6 +224,7 @@ pub async fn board(svc: &Services, code: &str) -> Result<Board> {
         open,
         implementing,
         overdue,
+        overdue_suggestions: suggestions_overdue.items,
         rows,
         truncated,
     })

@@ -1104,6 +1104,9 @@ pub async fn list(
     let db = svc.db.reader();
     let topic = topics::get(db, topic_id).await?;
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    // Counting the list would tell a sealed tally.
+    topics::secrecy::require_unsealed(&topic)?;
+    let identities = topics::secrecy::identities_visible(db, &topic, actor).await?;
     if first.is_some_and(|n| n == 0 || n > 500) {
         return Err(Error::bad_input("first", "must be between 1 and 500"));
     }
@@ -1147,7 +1150,11 @@ pub async fn list(
             query.all(db).await?
         }
     };
-    let ids: Vec<i32> = rows.iter().filter_map(|o| o.user_id).collect();
+    let ids: Vec<i32> = if identities {
+        rows.iter().filter_map(|o| o.user_id).collect()
+    } else {
+        Vec::new()
+    };
     let mut names = std::collections::HashMap::new();
     for chunk in ids.chunks(1_000) {
         for (id, name) in users::Entity::find()
@@ -1167,7 +1174,7 @@ pub async fn list(
             let resident_name = opinion
                 .user_id
                 .and_then(|id| names.get(&id).cloned())
-                .or_else(|| opinion.proxy_name.clone());
+                .or_else(|| opinion.proxy_name.clone().filter(|_| identities));
             OpinionRow {
                 opinion,
                 resident_name,
@@ -1256,6 +1263,7 @@ pub async fn export_csv(
 
     let topic = topics::get(svc.db.reader(), topic_id).await?;
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    topics::secrecy::require_unsealed(&topic)?;
     let options = topics::options(svc.db.reader(), topic_id).await?;
     let mut header = crate::spreadsheet::Writer::with_bom();
     header.row(EXPORT_HEADER).map_err(Error::internal)?;

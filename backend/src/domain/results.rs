@@ -300,6 +300,7 @@ pub async fn results(
 ) -> Result<TopicResults> {
     let db = svc.db.reader();
     let topic = topics::get_visible(svc, viewer, topic_id).await?;
+    topics::secrecy::require_unsealed(&topic)?;
     let scope_level = divisions::level_of(&topic.scope_code).unwrap_or(Level::Village);
     let level = level.max(scope_level);
     let within = match within {
@@ -661,6 +662,7 @@ pub async fn dissent_themes(
     let db = svc.db.reader();
     let topic = topics::get(db, topic_id).await?;
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    topics::secrecy::require_unsealed(&topic)?;
     let kind = Kind::parse(&topic.kind).unwrap_or(Kind::Decision);
     let results = if kind == Kind::Choice {
         Some(

@@ -23,6 +23,7 @@ pub mod referrals;
 pub mod refresh_tokens;
 pub mod residencies;
 pub mod role_assignments;
+pub mod secret_reveals;
 pub mod suggestion_supports;
 pub mod suggestions;
 pub mod supervision_flags;

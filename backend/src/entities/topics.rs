@@ -39,6 +39,9 @@ pub struct Model {
     pub early_close_requested_at: Option<DateTimeUtc>,
     /// Why an outcome was published although the quorum was not met.
     pub quorum_justification: Option<String>,
+    /// No one sees who said what, nor the tallies before closing (appraisals
+    /// are secret whatever this says).
+    pub secret: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

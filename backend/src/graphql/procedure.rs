@@ -319,6 +319,22 @@ impl ProcedureMutation {
         .into())
     }
 
+    /// Break-glass: a supervisor of the division reveals, to themselves
+    /// only, who gave which opinion on a closed secret topic, with the
+    /// legal reason; audited and on the public record.
+    async fn reveal_secret_topic(
+        &self,
+        ctx: &Context<'_>,
+        topic_id: ID,
+        legal_reason: String,
+    ) -> Result<Topic> {
+        let actor = actor(ctx).await?;
+        let svc = services(ctx);
+        let id = parse_id(&topic_id, "topicId")?;
+        topics::secrecy::reveal(svc, actor, id, &legal_reason).await?;
+        Ok(Topic(topics::get(svc.db.reader(), id).await?))
+    }
+
     /// Records an explanation given face to face to a dissenter.
     async fn record_in_person_explanation(
         &self,
@@ -427,6 +443,7 @@ pub enum TopicAction {
     FlagProcedure,
     ResolveFlag,
     RecordInPersonExplanation,
+    RevealSecret,
 }
 
 impl From<actions::TopicAction> for TopicAction {
@@ -450,6 +467,7 @@ impl From<actions::TopicAction> for TopicAction {
             A::FlagProcedure => Self::FlagProcedure,
             A::ResolveFlag => Self::ResolveFlag,
             A::RecordInPersonExplanation => Self::RecordInPersonExplanation,
+            A::RevealSecret => Self::RevealSecret,
         }
     }
 }
@@ -494,6 +512,8 @@ pub struct BoardTally {
     pub decisions_overdue: i64,
     pub implementations_overdue: i64,
     pub explanations_overdue: i64,
+    pub suggestions_overdue: i64,
+    pub reports_overdue: i64,
     pub overdue: i64,
     pub completed: i64,
     pub completed_on_time: i64,
@@ -511,6 +531,8 @@ impl From<&notice_board::Tally> for BoardTally {
             decisions_overdue: n(t.decisions_overdue),
             implementations_overdue: n(t.implementations_overdue),
             explanations_overdue: n(t.explanations_overdue),
+            suggestions_overdue: n(t.suggestions_overdue),
+            reports_overdue: n(t.reports_overdue),
             overdue: n(t.overdue()),
             completed: n(t.completed),
             completed_on_time: n(t.completed_on_time),
@@ -527,6 +549,8 @@ pub enum OverdueKind {
     Implementation,
     /// Dissenters unanswered past due.
     Explanation,
+    /// An entrusted matter not reported to government in time.
+    Report,
 }
 
 #[derive(SimpleObject)]
@@ -550,6 +574,9 @@ pub struct NoticeBoard {
     pub open: Vec<Topic>,
     pub implementing: Vec<Topic>,
     pub overdue: Vec<OverdueItem>,
+    /// Suggestions past their answer's due time (the newest 100; all are
+    /// counted in `tally`).
+    pub overdue_suggestions: Vec<super::suggestions::Suggestion>,
     /// One row per division directly below.
     pub rows: Vec<BoardRow>,
     /// More topics exist than the board reads; its figures cover the newest.
@@ -582,9 +609,15 @@ impl NoticeBoardQuery {
                         notice_board::Overdue::Decision => OverdueKind::Decision,
                         notice_board::Overdue::Implementation => OverdueKind::Implementation,
                         notice_board::Overdue::Explanation => OverdueKind::Explanation,
+                        notice_board::Overdue::Report => OverdueKind::Report,
                     },
                     topic: Topic(topic),
                 })
+                .collect(),
+            overdue_suggestions: board
+                .overdue_suggestions
+                .into_iter()
+                .map(super::suggestions::Suggestion)
                 .collect(),
             rows: board
                 .rows

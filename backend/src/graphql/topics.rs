@@ -152,6 +152,11 @@ impl Topic {
     async fn quorum_percent(&self) -> Option<i32> {
         self.0.quorum_percent
     }
+    /// Secret: no one sees who said what, nor the tallies before closing
+    /// (always for appraisals).
+    async fn secret(&self) -> bool {
+        crate::domain::topics::secrecy::is_secret(&self.0)
+    }
     async fn eligibility(&self) -> TopicEligibility {
         topics::Eligibility::parse(&self.0.eligibility)
             .map_or(TopicEligibility::Residents, Into::into)
@@ -903,6 +908,10 @@ pub struct TopicInput {
     #[graphql(default)]
     pub reason_required_for_dissent: bool,
     pub quorum_percent: Option<i32>,
+    /// Secret (民主评议 without fear): no one sees who said what, nor the
+    /// tallies before closing. Appraisals are always secret.
+    #[graphql(default)]
+    pub secret: bool,
     pub eligibility: Option<TopicEligibility>,
     pub stakeholder_user_ids: Option<Vec<ID>>,
     /// For CHOICE topics: 2–20 option labels, in order.
@@ -930,6 +939,7 @@ impl TopicInput {
             technical: self.technical,
             reason_required_for_dissent: self.reason_required_for_dissent,
             quorum_percent: self.quorum_percent,
+            secret: self.secret,
             eligibility: self.eligibility.map(Into::into),
             stakeholder_user_ids,
             options: self.options.unwrap_or_default(),

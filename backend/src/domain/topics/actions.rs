@@ -32,6 +32,7 @@ pub enum TopicAction {
     FlagProcedure,
     ResolveFlag,
     RecordInPersonExplanation,
+    RevealSecret,
 }
 
 /// One action offered to the viewer: allowed now, or blocked by `blocked`
@@ -167,6 +168,12 @@ pub async fn offered(
         ));
         if !flags.is_empty() {
             offers.push(offer(TopicAction::ResolveFlag, Ok(())));
+        }
+        if super::secrecy::is_secret(topic) {
+            offers.push(offer(
+                TopicAction::RevealSecret,
+                super::secrecy::require_unsealed(topic),
+            ));
         }
     }
     Ok(offers)

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod notices;
 pub mod records;
+pub mod secrecy;
 
 pub use lifecycle::scheduler_loop;
 pub use lifecycle::{

@@ -229,6 +229,8 @@ pub struct TopicDraft {
     pub technical: bool,
     pub reason_required_for_dissent: bool,
     pub quorum_percent: Option<i32>,
+    /// No one sees who said what, nor the tallies before closing.
+    pub secret: bool,
     pub eligibility: Option<Eligibility>,
     pub stakeholder_user_ids: Vec<i32>,
     pub options: Vec<String>,
@@ -410,6 +412,7 @@ pub async fn create_in(
         technical: Set(draft.technical),
         reason_required_for_dissent: Set(draft.reason_required_for_dissent),
         quorum_percent: Set(draft.quorum_percent),
+        secret: Set(draft.secret),
         eligibility: Set(valid.eligibility.as_str().to_owned()),
         state: Set(State::Draft.as_str().to_owned()),
         notice_at: Set(draft.notice_at),
@@ -471,6 +474,7 @@ pub async fn update(svc: &Services, actor: &Actor, id: i64, draft: TopicDraft) -
     active.technical = Set(draft.technical);
     active.reason_required_for_dissent = Set(draft.reason_required_for_dissent);
     active.quorum_percent = Set(draft.quorum_percent);
+    active.secret = Set(draft.secret);
     active.eligibility = Set(valid.eligibility.as_str().to_owned());
     active.notice_at = Set(draft.notice_at);
     active.opens_at = Set(draft.opens_at);
