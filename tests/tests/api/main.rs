@@ -7,6 +7,7 @@ mod authz_matrix;
 mod cost;
 mod divisions;
 mod doors;
+mod eligible;
 mod email;
 mod headers;
 mod hostile;

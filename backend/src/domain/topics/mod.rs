@@ -4,6 +4,7 @@
 //! one place that says which move is legal.
 
 pub mod cache;
+pub mod eligible;
 pub mod lifecycle;
 pub mod model;
 pub mod notices;
