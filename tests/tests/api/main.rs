@@ -12,6 +12,7 @@ mod email;
 mod headers;
 mod hostile;
 mod http;
+mod in_app_notices;
 mod integrity;
 mod outcomes;
 mod privacy;
