@@ -54,8 +54,9 @@ impl Kpis {
         }
     }
 
+    /// See [`results::participation`].
     pub fn participation(&self) -> Option<f64> {
-        (self.eligible > 0).then(|| self.responses as f64 / self.eligible as f64)
+        results::participation(self.responses, self.eligible)
     }
 
     /// Completed on time over all completed.

@@ -40,6 +40,15 @@ impl Audience {
     }
 }
 
+/// The key that makes an in-app notification one per user per event:
+/// `KIND:EVENT`, as the email's idempotency key is `KIND:EVENT:EMAIL` (the
+/// same event, `topic:ID`, is announced, opened and reminded of, each a
+/// notice of its own).
+#[must_use]
+pub fn event_key(kind: EmailKind, event: &str) -> String {
+    format!("{}:{event}", kind.as_str())
+}
+
 /// Notifies `audience` in the app and by email (rendered at delivery from
 /// `payload`): two INSERT … SELECT statements however many people it is.
 /// Returns how many were notified.
@@ -72,7 +81,7 @@ pub async fn notify(
                 payload = p(4),
                 now = p(5),
             ),
-            [kind.as_str().into(), topic_id.into(), event.into(), payload.clone().into(), now.into()],
+            [kind.as_str().into(), topic_id.into(), event_key(kind, event).into(), payload.clone().into(), now.into()],
         ))
         .await?
         .rows_affected();

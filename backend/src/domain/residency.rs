@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::authz::{Action, Actor};
 use super::divisions::{self, Level};
 use super::outbox::{self, EmailKind, NewEmail};
+use super::topics::eligible::{self, MovedBases, ResidentMoved};
 use super::{accounts, audit, Services};
 use crate::entities::residencies;
 use crate::error::{conflict_on_unique, Error, Result};
@@ -171,7 +172,9 @@ pub enum Decision<'a> {
 }
 
 /// Approves or rejects a pending request. Approval replaces the resident's
-/// earlier residency, if any. The resident is emailed either way.
+/// earlier residency, if any, and moves the eligible base of the announced
+/// and open topics of both villages (`topics::eligible`). The resident is
+/// emailed either way.
 ///
 /// Nobody decides their own request: an organiser who approved itself could
 /// take part wherever it chose to live, and one holding several accounts
@@ -219,19 +222,12 @@ pub async fn decide(
             request.status
         )));
     }
-    let status = if reason.is_none() {
-        residencies::Entity::update_many()
-            .col_expr(
-                residencies::Column::Status,
-                Expr::value(Status::Superseded.as_str()),
-            )
-            .filter(residencies::Column::UserId.eq(request.user_id))
-            .filter(residencies::Column::Status.eq(Status::Approved.as_str()))
-            .exec(&txn)
-            .await?;
-        Status::Approved
+    let (status, moved) = if reason.is_none() {
+        let home = request.division_code.clone();
+        let moved = move_home(&txn, request.user_id, &home).await?;
+        (Status::Approved, moved)
     } else {
-        Status::Rejected
+        (Status::Rejected, MovedBases::default())
     };
     let mut active: residencies::ActiveModel = request.into();
     active.status = Set(status.as_str().to_owned());
@@ -259,7 +255,33 @@ pub async fn decide(
     )
     .await?;
     txn.commit().await?;
+    eligible::announce_moved(svc, moved).await;
     Ok(decided)
+}
+
+/// Ends the user's approved residency, if any (superseded: they moved), and
+/// moves the eligible base of the live topics from that village to `home`,
+/// whose residency the caller approves in the same transaction `txn`.
+async fn move_home(txn: &DatabaseTransaction, user_id: i32, home: &str) -> Result<MovedBases> {
+    let before = current(txn, user_id).await?;
+    residencies::Entity::update_many()
+        .col_expr(
+            residencies::Column::Status,
+            Expr::value(Status::Superseded.as_str()),
+        )
+        .filter(residencies::Column::UserId.eq(user_id))
+        .filter(residencies::Column::Status.eq(Status::Approved.as_str()))
+        .exec(txn)
+        .await?;
+    eligible::move_resident(
+        txn,
+        &ResidentMoved {
+            user_id,
+            from: before.as_ref().map(|r| r.division_code.as_str()),
+            to: Some(home),
+        },
+    )
+    .await
 }
 
 async fn notify_decision(
@@ -360,15 +382,7 @@ pub async fn grant(svc: &Services, user_id: i32, village_code: &str) -> Result<R
     let now = svc.now();
     let txn = svc.db.begin().await?;
     divisions::get(&txn, &code).await?;
-    residencies::Entity::update_many()
-        .col_expr(
-            residencies::Column::Status,
-            Expr::value(Status::Superseded.as_str()),
-        )
-        .filter(residencies::Column::UserId.eq(user_id))
-        .filter(residencies::Column::Status.eq(Status::Approved.as_str()))
-        .exec(&txn)
-        .await?;
+    let moved = move_home(&txn, user_id, &code).await?;
     let row = residencies::ActiveModel {
         user_id: Set(user_id),
         division_code: Set(code),
@@ -383,5 +397,6 @@ pub async fn grant(svc: &Services, user_id: i32, village_code: &str) -> Result<R
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    eligible::announce_moved(svc, moved).await;
     Ok(row)
 }

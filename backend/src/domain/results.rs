@@ -84,9 +84,9 @@ impl DivisionResult {
             .map_or(0, |(_, n)| *n)
     }
 
-    /// Respondents over eligible residents, when anyone is eligible.
+    /// See [`participation`].
     pub fn participation(&self) -> Option<f64> {
-        (self.eligible > 0).then(|| self.total as f64 / self.eligible as f64)
+        participation(self.total, self.eligible)
     }
 
     /// Whether participation reached `quorum_percent` (none without a
@@ -101,6 +101,22 @@ impl DivisionResult {
     pub fn share(&self, choice: &Choice) -> Option<f64> {
         (self.total > 0).then(|| self.count_of(choice) as f64 / self.total as f64)
     }
+}
+
+/// The share of a division's eligible residents who took part, when anyone
+/// is eligible: `responses / eligible`, at most 1. The one rule for every
+/// participation Yishi shows (results, quorum, reports, dashboards).
+///
+/// Both figures are shown as they are, and responses can honestly exceed
+/// the base: an opinion stays counted in the village where it was given
+/// when its author moves away (the base follows residencies while a topic
+/// is open, see `topics::eligible`), and opinions recorded at offline
+/// meetings for residents without an account are in no base. Such a
+/// division took part in full, never more than fully. Clamping here rather
+/// than in the counts keeps both figures true to what happened.
+#[must_use]
+pub fn participation(responses: i64, eligible: i64) -> Option<f64> {
+    (eligible > 0).then(|| responses.clamp(0, eligible) as f64 / eligible as f64)
 }
 
 #[derive(Debug, Clone)]
@@ -733,6 +749,37 @@ mod tests {
 
     fn choices() -> Vec<Choice> {
         vec![Choice::Support, Choice::Oppose, Choice::Abstain]
+    }
+
+    #[test]
+    fn participation_is_a_share_of_the_base_and_never_above_one() {
+        assert_eq!(participation(0, 0), None, "nobody eligible: no share");
+        assert_eq!(participation(3, 0), None);
+        assert_eq!(participation(0, 4), Some(0.0));
+        assert_eq!(participation(1, 4), Some(0.25));
+        assert_eq!(participation(4, 4), Some(1.0));
+        // Issue 15: 13 responses in a village of 3 eligible.
+        assert_eq!(participation(13, 3), Some(1.0));
+        let mut r = row("620123101201", 10, 3);
+        r.eligible = 3;
+        assert_eq!(r.total, 13, "the responses stay as they are");
+        assert_eq!(r.participation(), Some(1.0));
+        assert_eq!(r.quorum_met(Some(100)), Some(true));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn participation_stays_within_zero_and_one(responses in 0i64..1_000_000, eligible in 0i64..1_000_000) {
+            match participation(responses, eligible) {
+                None => proptest::prop_assert_eq!(eligible, 0),
+                Some(p) => {
+                    proptest::prop_assert!((0.0..=1.0).contains(&p), "{p}");
+                    if responses <= eligible {
+                        proptest::prop_assert_eq!(p, responses as f64 / eligible as f64);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

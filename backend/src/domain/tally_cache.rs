@@ -154,8 +154,9 @@ impl TallyCache {
     }
 
     /// Marks topics stale when another instance reports new opinions and
-    /// forgets them when their state changes (the eligible counts are taken
-    /// again at opening and closing), for as long as the bus lives.
+    /// forgets them when their state or their eligible counts change (the
+    /// counts are taken again at announcing, opening and closing, and move
+    /// with residencies in between), for as long as the bus lives.
     pub fn follow(&self, events: &EventBus) {
         let mut remote = events.subscribe_remote();
         let cache = self.clone();
@@ -163,7 +164,10 @@ impl TallyCache {
             loop {
                 match remote.recv().await {
                     Ok(Event::TopicResultsChanged { topic_id }) => cache.mark_stale(topic_id),
-                    Ok(Event::TopicStateChanged { topic_id, .. }) => cache.forget(topic_id),
+                    Ok(
+                        Event::TopicStateChanged { topic_id, .. }
+                        | Event::TopicEligibleChanged { topic_id },
+                    ) => cache.forget(topic_id),
                     Ok(Event::SessionsRevoked { .. }) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         cache.mark_all_stale()

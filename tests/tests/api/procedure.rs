@@ -402,8 +402,8 @@ async fn withdrawing_an_open_topic_tells_everyone_and_keeps_its_results_readable
     assert_eq!(
         app.count("SELECT COUNT(*) FROM notifications WHERE kind = 'topic_withdrawn'")
             .await,
-        2,
-        "the participants, in the app"
+        3,
+        "every eligible resident, in the app too"
     );
     // The opinions given stay counted and readable, by the public (in
     // cells large enough to show) and in full by the staff.

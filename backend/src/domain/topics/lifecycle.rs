@@ -5,12 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 
-use super::model::{self, Eligibility, State, Topic};
+use super::eligible;
+use super::model::{self, State, Topic};
 use super::notices::{self, Recipients};
 use crate::domain::authz::{Action, Actor};
 use crate::domain::outbox::EmailKind;
@@ -185,7 +183,7 @@ pub(crate) async fn finish_move(
     .await?;
     let updated = model::get(&txn, topic.id).await?;
     txn.commit().await?;
-    // Opening and closing take the eligible counts again.
+    // Announcing, opening and closing count the eligible residents again.
     svc.tallies.forget(topic.id);
     svc.topic_cache.forget(topic.id);
     svc.events
@@ -268,13 +266,15 @@ pub async fn announce(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<T
         now,
     )
     .await?;
+    // From now on the base is live (see `eligible`).
+    let eligible = eligible::count_afresh(&txn, &topic).await?;
     finish_move(
         svc,
         txn,
         trigger,
         &topic,
         State::Announced,
-        serde_json::json!({ "notices_queued": queued.to_json() }),
+        serde_json::json!({ "eligible": eligible, "notices_queued": queued.to_json() }),
         Public::new(
             Move::Announced,
             serde_json::json!({
@@ -319,7 +319,7 @@ pub async fn open(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topic
         now,
     )
     .await?;
-    let eligible = snapshot_eligible(&txn, &topic).await?;
+    let eligible = eligible::count_afresh(&txn, &topic).await?;
     finish_move(
         svc,
         txn,
@@ -481,7 +481,7 @@ async fn close_now(
         now,
     )
     .await?;
-    let eligible = snapshot_eligible(&txn, topic).await?;
+    let eligible = eligible::count_afresh(&txn, topic).await?;
     finish_move(
         svc,
         txn,
@@ -731,56 +731,6 @@ pub async fn withdraw(svc: &Services, actor: &Actor, id: i64, reason: &str) -> R
         now,
     )
     .await
-}
-
-/// Counts eligible residents per village into `topic_eligible`, so results
-/// show participation without scanning residents.
-async fn snapshot_eligible(txn: &DatabaseTransaction, topic: &Topic) -> Result<i64> {
-    let backend = txn.get_database_backend();
-    txn.execute(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "DELETE FROM topic_eligible WHERE topic_id = {}",
-            crate::db::param(backend, 1)
-        ),
-        [topic.id.into()],
-    ))
-    .await?;
-    let p = |n| crate::db::param(backend, n);
-    let sql = match Eligibility::parse(&topic.eligibility) {
-        Some(Eligibility::Stakeholders) => format!(
-            "INSERT INTO topic_eligible (topic_id, village_code, count) \
-             SELECT {0}, r.division_code, COUNT(*) FROM topic_stakeholders s \
-             JOIN residencies r ON r.user_id = s.user_id AND r.status = 'approved' \
-             WHERE s.topic_id = {0} AND r.division_code LIKE {1} GROUP BY r.division_code",
-            p(1),
-            p(2)
-        ),
-        _ => format!(
-            "INSERT INTO topic_eligible (topic_id, village_code, count) \
-             SELECT {}, division_code, COUNT(*) FROM residencies \
-             WHERE status = 'approved' AND division_code LIKE {} GROUP BY division_code",
-            p(1),
-            p(2)
-        ),
-    };
-    txn.execute(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [topic.id.into(), format!("{}%", topic.scope_code).into()],
-    ))
-    .await?;
-    // CAST: PostgreSQL sums BIGINT into NUMERIC.
-    let total = txn
-        .query_one(Statement::from_sql_and_values(
-            backend,
-            format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM topic_eligible WHERE topic_id = {}", p(1)),
-            [topic.id.into()],
-        ))
-        .await?
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .transpose()?;
-    Ok(total.unwrap_or(0))
 }
 
 /// Performs every move whose time has come: announce drafts at `noticeAt`,

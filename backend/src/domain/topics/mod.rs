@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod cache;
+pub mod eligible;
 pub mod lifecycle;
 pub mod model;
 pub mod notices;

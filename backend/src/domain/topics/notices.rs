@@ -1,5 +1,7 @@
 //! Notices about a topic to its whole audience: the advance notice, the
-//! opening, the closing reminder.
+//! opening, the closing reminder. Each goes by email and, the same notice
+//! to the same residents with the same idempotency, into the app's 消息
+//! (`notifications`): residents who read no email hear of it there.
 //!
 //! A village topic reaches a few hundred residents and is queued in the
 //! transaction of the move that causes it. A county topic can reach 100,000:
@@ -73,8 +75,9 @@ impl Queued {
     }
 }
 
-/// Queues one email of `kind` about `topic` per eligible resident (see
-/// [`Recipients`]), inside `txn` when the audience is at most
+/// Queues one email and one in-app notification of `kind` about `topic` per
+/// eligible resident (see [`Recipients`]), inside `txn` when the audience
+/// is at most
 /// `YISHI_BULK_INLINE_MAX`, else by writing a job for the background task.
 /// The message body is rendered at delivery from the payload, the same for
 /// everyone.
@@ -150,9 +153,9 @@ async fn queue_to_eligible_with(
 }
 
 /// Tells a topic's whole audience that it ended or changed (withdrawn,
-/// completed, deadline extended): every participant in the app and by
-/// email, and by email every eligible resident who did not take part. The
-/// email idempotency keys are the same (`KIND:EVENT:EMAIL`, the event
+/// completed, deadline extended): every participant and every eligible
+/// resident, in the app and by email. The keys are the same for both
+/// (`KIND:EVENT:EMAIL` for emails, `KIND:EVENT` in the app, the event
 /// `topic:ID` unless `payload` names an `event_key`), so nobody gets two;
 /// `payload` adds to the topic's own fields.
 ///
@@ -266,8 +269,9 @@ fn event_key(topic: &Topic, payload: &str) -> String {
         .unwrap_or_else(|| format!("topic:{}", topic.id))
 }
 
-/// Queues the emails for recipients with `after < id <= upto` (no upper
-/// bound when `None`) with one INSERT … SELECT.
+/// Queues the emails and writes the in-app notifications for recipients
+/// with `after < id <= upto` (no upper bound when `None`), one INSERT …
+/// SELECT each. Returns how many emails were queued.
 #[allow(clippy::too_many_arguments)]
 async fn insert_chunk(
     db: &impl ConnectionTrait,
@@ -281,7 +285,35 @@ async fn insert_chunk(
 ) -> Result<u64> {
     let backend = db.get_database_backend();
     let p = |n| crate::db::param(backend, n);
-    let key_prefix = format!("{}:{}:", kind.as_str(), event_key(topic, payload));
+    let event = event_key(topic, payload);
+    let key_prefix = format!("{}:{event}:", kind.as_str());
+    let notifications = format!(
+        "INSERT INTO notifications (user_id, kind, topic_id, event_key, payload, created_at) \
+         SELECT u.id, '{kind}', {topic_id}, {key}, {payload}, {now} \
+         {audience} AND u.id > {after} AND u.id <= {upto} \
+         ON CONFLICT (user_id, event_key) DO NOTHING",
+        kind = kind.as_str(),
+        topic_id = topic.id,
+        key = p(1),
+        payload = p(2),
+        now = p(3),
+        audience = audience(backend, topic, recipients, 4),
+        after = p(5),
+        upto = p(6),
+    );
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        notifications,
+        [
+            crate::domain::notifications::event_key(kind, &event).into(),
+            payload.into(),
+            now.into(),
+            scope_like(topic),
+            after.into(),
+            upto.unwrap_or(i32::MAX).into(),
+        ],
+    ))
+    .await?;
     let sql = format!(
         "INSERT INTO outbox (idempotency_key, kind, recipient, user_id, locale, payload, status, attempts, next_attempt_at, created_at) \
          SELECT {key} || u.email, '{kind}', u.email, u.id, u.locale, {payload}, 'queued', 0, {now}, {now} \
