@@ -43,6 +43,7 @@ fn every_command_has_help() {
         "check",
         "report",
         "backup",
+        "verify-record",
     ] {
         assert!(out.contains(command), "{command} missing from:\n{out}");
         let sub = run(dir.path(), &[command, "--help"]);
@@ -200,5 +201,60 @@ async fn check_passes_on_consistent_counters_and_fails_on_a_drifted_one() {
             .contains("topic 7 village 620123101201 support: counter 3, opinions 0"),
         "{}",
         text(&drifted.stdout)
+    );
+}
+
+#[tokio::test]
+async fn verify_record_passes_on_an_untouched_record_and_fails_on_an_edited_one() {
+    use sea_orm::ConnectionTrait as _;
+    use yishi::domain::record::{self, Entry, Move, Who};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"]).status.success());
+    let db = yishi::db::Db::connect(&format!("sqlite://{}/yishi.db", dir.path().display()))
+        .await
+        .unwrap();
+    for (moved, reason) in [
+        (Move::Opened, None),
+        (Move::EarlyCloseRequested, Some("汛期将至")),
+    ] {
+        record::append(
+            db.writer(),
+            7,
+            Entry {
+                moved,
+                who: Who::Schedule,
+                reason,
+                detail: serde_json::json!({}),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    db.close().await;
+    for args in [&["verify-record", "7"][..], &["verify-record", "--all"][..]] {
+        let intact = run(dir.path(), args);
+        assert!(intact.status.success(), "{}", text(&intact.stderr));
+        assert!(
+            text(&intact.stdout).contains("topic 7: 2 entries intact"),
+            "{}",
+            text(&intact.stdout)
+        );
+    }
+
+    let db = yishi::db::Db::connect(&format!("sqlite://{}/yishi.db", dir.path().display()))
+        .await
+        .unwrap();
+    db.writer()
+        .execute_unprepared("UPDATE procedure_record SET reason = '正常结束' WHERE seq = 2")
+        .await
+        .unwrap();
+    db.close().await;
+    let edited = run(dir.path(), &["verify-record", "7"]);
+    assert_eq!(edited.status.code(), Some(1));
+    assert!(
+        text(&edited.stdout).contains("topic 7: BROKEN at entry 2"),
+        "{}",
+        text(&edited.stdout)
     );
 }

@@ -20,5 +20,6 @@ mod procedure;
 mod referrals;
 mod reminders;
 mod residency_and_roles;
+mod secret;
 mod suggestions;
 mod topics;

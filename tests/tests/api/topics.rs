@@ -589,10 +589,10 @@ async fn results_roll_up_to_a_recount_at_every_level(backend: Backend) {
         county["topicResults"]["dissentingDivisionCodes"],
         json!([codes::TAIPINGBAO])
     );
-    // The eligible base is the verified residents at opening time.
+    // The eligible base is live: residents verified while it was open count.
     assert_eq!(
-        county["topicResults"]["overall"]["eligible"], 0,
-        "no residents existed when it opened"
+        county["topicResults"]["overall"]["eligible"], 16,
+        "the residents approved after opening are eligible"
     );
 }
 
