@@ -831,3 +831,50 @@ pub async fn in_person_of_topic(
         .all(db)
         .await?)
 }
+
+/// A recipient's answer to an explanation, as the topic's staff read it:
+/// never a name; for a secret topic not even the village or the opinion.
+#[derive(Debug, Clone)]
+pub struct ReplySeen {
+    pub satisfied: bool,
+    pub comment: Option<String>,
+    pub replied_at: chrono::DateTime<Utc>,
+    pub village_code: Option<String>,
+    /// For a follow-up explanation to this one opinion (routed by the
+    /// system to whoever gave it).
+    pub opinion_id: Option<i64>,
+}
+
+/// The answers residents gave to explanation `explanation_id`, newest
+/// first, for the staff of its topic to read and follow up.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown explanation; `FORBIDDEN` for anyone who may
+/// not read the topic's opinions.
+pub async fn replies(svc: &Services, actor: &Actor, explanation_id: i64) -> Result<Vec<ReplySeen>> {
+    let db = svc.db.reader();
+    let explanation = explanations::Entity::find_by_id(explanation_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("explanation {explanation_id}")))?;
+    let topic = topics::get(db, explanation.topic_id).await?;
+    actor.require(Action::ReadOpinions, &topic.scope_code)?;
+    let secret = topics::secrecy::is_secret(&topic);
+    Ok(explanation_recipients::Entity::find()
+        .filter(explanation_recipients::Column::ExplanationId.eq(explanation_id))
+        .filter(explanation_recipients::Column::Reply.is_not_null())
+        .order_by_desc(explanation_recipients::Column::RepliedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            Some(ReplySeen {
+                satisfied: r.reply.as_deref()? == "satisfied",
+                comment: r.reply_comment,
+                replied_at: r.replied_at?,
+                village_code: (!secret).then_some(r.village_code),
+                opinion_id: (!secret).then_some(r.opinion_id),
+            })
+        })
+        .collect())
+}

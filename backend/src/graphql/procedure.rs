@@ -214,8 +214,46 @@ impl From<explanations::InPerson> for InPersonExplanation {
 #[derive(Default)]
 pub struct ProcedureQuery;
 
+/// A resident's answer to an explanation, for the topic's staff: never a
+/// name; for a secret topic not even the village or the opinion.
+#[derive(SimpleObject)]
+pub struct ExplanationReplyEntry {
+    pub satisfied: bool,
+    pub comment: Option<String>,
+    pub replied_at: DateTime<Utc>,
+    pub village_code: Option<String>,
+    /// Send a follow-up to this opinion alone (`publishExplanation` with
+    /// audience OPINIONS); the system routes it.
+    pub opinion_id: Option<ID>,
+}
+
 #[Object]
 impl ProcedureQuery {
+    /// The answers residents gave to an explanation, newest first (staff of
+    /// the topic only).
+    async fn explanation_replies(
+        &self,
+        ctx: &Context<'_>,
+        explanation_id: ID,
+    ) -> Result<Vec<ExplanationReplyEntry>> {
+        let actor = actor(ctx).await?;
+        Ok(explanations::replies(
+            services(ctx),
+            actor,
+            parse_id(&explanation_id, "explanationId")?,
+        )
+        .await?
+        .into_iter()
+        .map(|r| ExplanationReplyEntry {
+            satisfied: r.satisfied,
+            comment: r.comment,
+            replied_at: r.replied_at,
+            village_code: r.village_code,
+            opinion_id: r.opinion_id.map(|id| ID(id.to_string())),
+        })
+        .collect())
+    }
+
     /// Recomputes the hash chain of a topic's public record (anyone may).
     async fn verify_topic_record(
         &self,

@@ -464,6 +464,27 @@ async fn explanations_reach_their_recipients_who_read_and_reply(backend: Backend
         )
         .await;
     assert_eq!(error_code(&outsider), Some("NOT_FOUND"));
+    // The organiser reads the answers, with no name, and can follow one up.
+    let replies = "query($id: ID!) { explanationReplies(explanationId: $id) { satisfied comment villageCode opinionId } }";
+    let read = app
+        .ok(Some(&org.access_token), replies, json!({ "id": all_id }))
+        .await;
+    let answers = read["explanationReplies"].as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    let unhappy = answers
+        .iter()
+        .find(|a| a["satisfied"] == false)
+        .expect("the unsatisfied answer");
+    assert_eq!(unhappy["comment"], "还是太低");
+    assert_eq!(unhappy["opinionId"], voters[1].opinion.as_str());
+    assert!(!read.to_string().contains("居民"), "no names: {read}");
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&voters[0].token), replies, json!({ "id": all_id }))
+                .await
+        ),
+        Some("FORBIDDEN")
+    );
 
     let coverage = app
         .ok(Some(&org.access_token), COVERAGE, json!({ "t": id }))

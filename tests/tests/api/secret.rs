@@ -136,11 +136,32 @@ async fn an_appraisal_is_sealed_until_it_closes_and_nameless_after(backend: Back
         let mine = app
             .ok(
                 Some(&who.access_token),
-                "{ myExplanations { body } }",
+                "{ myExplanations { id body } }",
                 json!({}),
             )
             .await;
         assert_eq!(mine["myExplanations"].as_array().unwrap().len(), expected);
+        if expected == 1 {
+            let explanation = mine["myExplanations"][0]["id"].clone();
+            app.ok(
+                Some(&who.access_token),
+                "mutation($id: ID!) { replyToExplanation(id: $id, reply: UNSATISFIED, comment: \"还要再看\") { myReply } }",
+                json!({ "id": explanation }),
+            )
+            .await;
+            // The organiser reads the answer, but not whose, where or to which opinion.
+            let replies = app
+                .ok(
+                    Some(&organiser.access_token),
+                    "query($id: ID!) { explanationReplies(explanationId: $id) { comment villageCode opinionId } }",
+                    json!({ "id": explanation }),
+                )
+                .await;
+            assert_eq!(
+                replies["explanationReplies"],
+                json!([{ "comment": "还要再看", "villageCode": null, "opinionId": null }])
+            );
+        }
     }
 
     // Break-glass: only a supervisor, only with a legal reason, for
