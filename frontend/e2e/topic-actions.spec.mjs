@@ -6,7 +6,9 @@
 //   the topic's scope, or on a topic that is not open;
 // - an announced choice topic lists its options (read-only) with the
 //   opening date; the API answers them before the topic opens;
-// - home cards say "已发表" on the topics I have answered, and only there.
+// - home cards say "已发表" on the topics I have answered, and only there;
+//   the list is kept for the next visit (shown before the server answers)
+//   and a resident's is forgotten on sign-out.
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { assertNoCspViolations, launchBrowser, newPhonePage, screenshot, startServer } from './harness.mjs'
@@ -148,6 +150,38 @@ test('a resident outside the topic’s scope sees no bar', async () => {
   await page.goto(`/topics/${ids.open}`)
   await page.getByText('您不在本议题的参与范围内。').waitFor({ state: 'attached' })
   assert.equal(await page.locator('.action-bar').count(), 0)
+})
+
+test('the home list is kept for the next visit, and sign-out forgets the resident’s', async () => {
+  await signIn('resident1@yishi.example')
+  await page.getByRole('link', { name: new RegExp(ANSWERED_TITLE) }).getByText('已发表').waitFor()
+  const seen = () => page.evaluate(() => JSON.parse(localStorage.getItem('yishi.seen.home') ?? 'null'))
+  const mine = await seen()
+  assert.equal(mine.for.forDivision, VILLAGE)
+  assert.ok(mine.value.topics.nodes.some((n) => n.myOpinion), 'my answers are in the kept list')
+
+  // The next visit shows it before the server answers: with the API held
+  // back, the cards are there.
+  let release
+  const held = new Promise((r) => (release = r))
+  await page.route('**/graphql', async (route) => {
+    await held
+    await route.continue()
+  })
+  await page.goto('/')
+  await page.getByRole('link', { name: new RegExp(ANSWERED_TITLE) }).getByText('已发表').waitFor()
+  release()
+  // Let the held session refresh finish: a refresh token cut off in flight
+  // has rotated on the server, and presenting the old one again signs out.
+  await page.waitForLoadState('networkidle')
+  await page.unroute('**/graphql')
+
+  await page.goto('/me')
+  await page.getByRole('button', { name: '退出登录' }).click()
+  await page.getByText('欢迎使用议事').waitFor()
+  await page.waitForLoadState('networkidle')
+  const after = await seen()
+  assert.ok(!after || (after.for.forDivision === null && after.value.topics.nodes.every((n) => !n.myOpinion)), JSON.stringify(after))
 })
 
 test('no page of this file broke the Content-Security-Policy', () => {
