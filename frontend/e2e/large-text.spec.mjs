@@ -91,13 +91,27 @@ before(async () => {
     id: ids.decided,
     input: { decision: '实行集中供暖，低保户减免取暖费。', adoptedStance: 'SUPPORT', responsibleBody: '夏官营镇人民政府', deadline: days(90) },
   })
-  await move(ids.decided, 'startImplementation').catch(() => {})
   await gql('mutation($t: ID!) { publishProgress(topicId: $t, body: "主干管网已开工。", percent: 30) { id } }', { t: ids.decided })
   const { publishExplanation } = await gql(
     'mutation($id: ID!) { publishExplanation(topicId: $id, audience: { kind: ALL_DISSENTERS }, body: "取暖费将按面积分档。") { id } }',
     { id: ids.decided },
   )
   ids.explanation = publishExplanation.id
+
+  // Closed without an outcome yet (results under k: withheld), and one
+  // carried out to the end.
+  ids.closed = await openTopic({ title: '村卫生室搬迁' })
+  await gql('mutation($t: ID!) { submitOpinion(topicId: $t, stance: SUPPORT) { id } }', { t: ids.closed }, tokens.resident1)
+  await move(ids.closed, 'closeTopic')
+  ids.completed = await openTopic({ title: '村口路灯维修' })
+  await move(ids.completed, 'closeTopic')
+  await gql('mutation($id: ID!, $input: OutcomeInput!) { publishOutcome(topicId: $id, input: $input) { version } }', {
+    id: ids.completed,
+    input: { decision: '更换损坏的路灯 6 盏。', adoptedStance: 'SUPPORT', responsibleBody: '过店子村村民委员会', deadline: days(30) },
+  })
+  await gql('mutation($t: ID!) { startImplementation(topicId: $t) { state } }', { t: ids.completed })
+  await gql('mutation($t: ID!) { publishProgress(topicId: $t, body: "6 盏路灯已更换。", percent: 100) { id } }', { t: ids.completed })
+  await gql('mutation($t: ID!) { completeTopic(topicId: $t) { state } }', { t: ids.completed })
 
   ids.withdrawn = await createTopic({ title: '村口修建公厕', opensAt: days(3), closesAt: days(10) })
   await move(ids.withdrawn, 'announceTopic')
@@ -186,6 +200,8 @@ const visitorPages = [
   ['topic-announced', () => `/topics/${ids.announced}`, topicReady],
   ['topic-decided-visitor', () => `/topics/${ids.decided}`, text('实行集中供暖，低保户减免取暖费。')],
   ['topic-withdrawn', () => `/topics/${ids.withdrawn}`, text('选址与规划冲突')],
+  ['topic-closed', () => `/topics/${ids.closed}`, text('为保护隐私暂不公开结果')],
+  ['topic-completed', () => `/topics/${ids.completed}`, text('6 盏路灯已更换。')],
   ['explanation-visitor', () => `/explanations/${ids.explanation}`, text('取暖费将按面积分档。')],
   ['suggestions-visitor', '/suggestions', text('希望在村小学门口设置减速带')],
   ['settings-visitor', '/settings', text('简体中文')],
