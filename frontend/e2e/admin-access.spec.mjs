@@ -20,6 +20,7 @@ import {
   screenshot,
   startMailbox,
   startServer,
+  uncoveredRoutes,
 } from './harness.mjs'
 
 const TOWNSHIP = '620123101'
@@ -94,10 +95,12 @@ async function settled(p) {
   await p.waitForTimeout(300) // transitions (tabs, menus)
 }
 
+const visited = []
 const topicTabs = ['overview', 'opinions', 'results', 'dissent', 'explain', 'outcome', 'records']
 
 test('the sign-in and no-access pages have no serious or critical axe violation', async () => {
   for (const [name, path] of [['login', '/admin/login'], ['forbidden', '/admin/forbidden']]) {
+    visited.push(path)
     await page.goto(path)
     await page.getByRole('heading', { level: 1 }).first().waitFor()
     await settled(page)
@@ -120,10 +123,12 @@ test('every admin page has no serious or critical axe violation (1440×900)', as
     ['audit', '/admin/audit'],
     ['outbox', '/admin/outbox'],
     ['supervision', '/admin/supervision'],
+    ['referrals', '/admin/referrals'],
     ['not-found', '/admin/no-such-page'],
   ]
   const failures = []
   for (const [name, path] of pages) {
+    visited.push(path)
     await page.goto(path)
     await page.getByRole('heading', { level: 1 }).first().waitFor()
     await settled(page)
@@ -135,6 +140,7 @@ test('every admin page has no serious or critical axe violation (1440×900)', as
     }
   }
   assert.equal(failures.length, 0, failures.join('\n'))
+  assert.deepEqual(uncoveredRoutes('src/admin/routes.ts', visited, '/admin/'), [], 'admin routes no page above visits')
 })
 
 /** No horizontal page scroll at the phone's width. */

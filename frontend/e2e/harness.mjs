@@ -19,7 +19,7 @@
 //   …
 //   await browser.close(); await app.stop(); await mail.close()
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -442,4 +442,32 @@ export async function measureReadability(page, { minFont = 0, minTarget = 0 } = 
     },
     { minFont, minTarget },
   )
+}
+
+/**
+ * The route paths declared in a router file (relative to frontend/, e.g.
+ * 'src/admin/routes.ts'), each with a RegExp matching the URLs it serves
+ * (`:id` → one segment, `:x(.*)*` → anything), for specs that must visit
+ * every page: `uncoveredRoutes(file, visitedPaths, prefix)` lists the
+ * declared paths no visited path matches.
+ */
+export function routePatterns(file) {
+  const text = readFileSync(join(FRONTEND, file), 'utf8')
+  return [...text.matchAll(/\{\s*path:\s*'([^']*)'(?![^}]*redirect)/g)].map((m) => {
+    const path = m[1]
+    const source = path
+      .split('/')
+      .map((seg) => (/^:\w+\(\.\*\)\*?$/.test(seg) ? '.*' : seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')
+    return { path, re: new RegExp(`^${source}$`) }
+  })
+}
+
+export function uncoveredRoutes(file, visitedPaths, prefix = '/') {
+  const visited = visitedPaths.map((p) => new URL(p, 'http://x').pathname)
+  return routePatterns(file)
+    .filter(({ path }) => !path.startsWith('/admin'))
+    // An absolute path (a layout's) is matched whole, a child's after the prefix.
+    .filter(({ path, re }) => !visited.some((v) => (path.startsWith('/') ? re.test(v) : v.startsWith(prefix) && re.test(v.slice(prefix.length)))))
+    .map(({ path }) => path)
 }

@@ -17,6 +17,7 @@ import {
   screenshot,
   startMailbox,
   startServer,
+  uncoveredRoutes,
 } from './harness.mjs'
 
 const TOWNSHIP = '620123101'
@@ -134,6 +135,7 @@ after(async () => {
 })
 
 let last = null
+const visited = []
 afterEach(async (t) => {
   if (last && !last.isClosed()) await screenshot(last, `large-last-${t.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {})
 })
@@ -147,6 +149,7 @@ const list = (items, show) => items.map((o) => `    ${show(o)}`).join('\n')
  */
 async function checkPage(page, name, path, ready, prepare) {
   last = page
+  visited.push(path)
   await page.goto(path)
   await ready(page)
   await page.waitForLoadState('networkidle')
@@ -252,6 +255,10 @@ test('signs in as the dissenter (王大爷) and reads the explanation with its r
   await page.getByText('我的村（社区）').waitFor()
   await checkPage(page, 'explanation-reply', `/explanations/${ids.explanation}`, text('取暖费将按面积分档。'))
   await checkPage(page, 'topic-open-mine', `/topics/${ids.open}`, text('修改我的意见'))
+})
+
+test('every route in src/router was visited', () => {
+  assert.deepEqual(uncoveredRoutes('src/router/index.ts', visited), [])
 })
 
 test('no large-text page broke the Content-Security-Policy', () => {
