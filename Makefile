@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR
 BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/yishi
 BIN_RELEASE := $(CARGO_TARGET_DIR)/release/yishi
 
-.PHONY: run test build frontend frontend-test schema lint fmt check-postgres supply-chain audit import-china bench clean
+.PHONY: run test build frontend frontend-test schema lint fmt check-postgres supply-chain audit import-china bench perf clean
 
 ## run: build everything, migrate, seed Gansu + demo accounts on first start, serve on 127.0.0.1:8080
 run: frontend
@@ -75,6 +75,11 @@ import-china:
 ## bench: load benchmark (not part of test): BENCH_SECONDS=10 BENCH_RESIDENTS=100000 for a quick run
 bench:
 	bench/run.sh
+
+## perf: time to the first topic card on a slow phone (Slow 3G, CPU ×4; not part of test); needs `make frontend`
+perf:
+	cargo build -p yishi
+	cd frontend && npm run perf
 
 clean:
 	cargo clean

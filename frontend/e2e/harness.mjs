@@ -19,7 +19,7 @@
 //   …
 //   await browser.close(); await app.stop(); await mail.close()
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -340,4 +340,134 @@ export async function expectNoSeriousA11yViolations(page, name) {
     throw new Error(`accessibility violations on ${name}:\n  ${lines.join('\n  ')}`)
   }
   return result.violations
+}
+
+/**
+ * Measures what a reader and a finger meet on the current page:
+ * - `smallText`: visible text nodes whose computed font size is under
+ *   `minFont` (px; skipped when not given);
+ * - `smallTargets`: visible interactive elements (links, buttons, inputs,
+ *   ARIA widgets, Vant's clickable cells, tabs, options…) narrower or lower
+ *   than `minTarget` px;
+ * - `headings`: the font sizes of h1, h2 and h3 and the page's body text
+ *   size (the size most visible characters outside headings have), and
+ *   `hierarchy`: the places where h1 > h2 > h3 > body does not hold.
+ * Each offender is `{ what, text, size | box }` for the failure message.
+ * Off-screen (skip links) and visually hidden (.sr-only) text is skipped. A
+ * small control inside a larger interactive row that does the same thing
+ * (Vant's radio icon inside its clickable cell) counts the row as its target.
+ */
+export async function measureReadability(page, { minFont = 0, minTarget = 0 } = {}) {
+  return page.evaluate(
+    ({ minFont, minTarget }) => {
+      const shown = (el) =>
+        el.checkVisibility({ opacityProperty: true, visibilityProperty: true, contentVisibilityAuto: true })
+      const onPage = (r) => r.width > 1 && r.height > 1 && r.right > 0 && r.left < window.innerWidth
+      const describe = (el) => {
+        const cls = typeof el.className === 'string' && el.className ? `.${el.className.trim().split(/\s+/).slice(0, 3).join('.')}` : ''
+        return `${el.tagName.toLowerCase()}${el.getAttribute('role') ? `[role=${el.getAttribute('role')}]` : ''}${cls}`
+      }
+      const px = (el) => parseFloat(getComputedStyle(el).fontSize)
+
+      const smallText = []
+      const bodyChars = new Map()
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent.trim()
+        const el = node.parentElement
+        if (!text || !el || el.closest('script, style, noscript, template') || !shown(el)) continue
+        const range = document.createRange()
+        range.selectNodeContents(node)
+        if (!onPage(range.getBoundingClientRect())) continue
+        const size = px(el)
+        if (minFont && size < minFont - 0.01) smallText.push({ what: describe(el), text: text.slice(0, 40), size })
+        if (!el.closest('h1, h2, h3, h4, h5, h6')) bodyChars.set(size, (bodyChars.get(size) ?? 0) + text.length)
+      }
+
+      const INTERACTIVE = [
+        'a[href]',
+        'button',
+        'input:not([type=hidden])',
+        'select',
+        'textarea',
+        'summary',
+        '[role=button]',
+        '[role=link]',
+        '[role=radio]',
+        '[role=checkbox]',
+        '[role=switch]',
+        '[role=tab]',
+        '[role=menuitem]',
+        '[role=menuitemradio]',
+        '[role=option]',
+        '[tabindex]:not([tabindex="-1"])',
+        '.van-cell--clickable',
+        '.van-nav-bar__left',
+        '.van-dropdown-menu__item',
+        '.van-cascader__option',
+        '.van-tabbar-item',
+      ].join(',')
+      const smallTargets = []
+      if (minTarget) {
+        for (const el of document.querySelectorAll(INTERACTIVE)) {
+          if (!shown(el)) continue
+          const r = el.getBoundingClientRect()
+          if (!onPage(r)) continue
+          const big = (box) => box.width >= minTarget - 0.5 && box.height >= minTarget - 0.5
+          const row = el.parentElement?.closest(INTERACTIVE)
+          if (!big(r) && !(row && big(row.getBoundingClientRect()))) {
+            smallTargets.push({
+              what: describe(el),
+              text: (el.textContent ?? '').trim().slice(0, 30) || el.getAttribute('aria-label') || '',
+              box: `${Math.round(r.width)}×${Math.round(r.height)}`,
+            })
+          }
+        }
+      }
+
+      const sizesOf = (sel) =>
+        [...document.querySelectorAll(sel)]
+          .filter((el) => getComputedStyle(el).display !== 'none' && el.textContent.trim())
+          .map(px)
+      const body = [...bodyChars.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null
+      const headings = { h1: sizesOf('h1'), h2: sizesOf('h2'), h3: sizesOf('h3'), body: body === null ? [] : [body] }
+      const levels = ['h1', 'h2', 'h3', 'body'].filter((k) => headings[k].length)
+      const hierarchy = []
+      for (let i = 0; i + 1 < levels.length; i++) {
+        const upper = Math.min(...headings[levels[i]])
+        const lower = Math.max(...headings[levels[i + 1]])
+        if (!(upper > lower)) hierarchy.push(`${levels[i]} ${upper}px is not above ${levels[i + 1]} ${lower}px`)
+      }
+      return { smallText, smallTargets, headings, hierarchy }
+    },
+    { minFont, minTarget },
+  )
+}
+
+/**
+ * The route paths declared in a router file (relative to frontend/, e.g.
+ * 'src/admin/routes.ts'), each with a RegExp matching the URLs it serves
+ * (`:id` → one segment, `:x(.*)*` → anything), for specs that must visit
+ * every page: `uncoveredRoutes(file, visitedPaths, prefix)` lists the
+ * declared paths no visited path matches.
+ */
+export function routePatterns(file) {
+  const text = readFileSync(join(FRONTEND, file), 'utf8')
+  return [...text.matchAll(/\{\s*path:\s*'([^']*)'(?![^}]*redirect)/g)].map((m) => {
+    const path = m[1]
+    const source = path
+      .split('/')
+      .map((seg) => (/^:\w+\(\.\*\)\*?$/.test(seg) ? '.*' : seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')
+    return { path, re: new RegExp(`^${source}$`) }
+  })
+}
+
+export function uncoveredRoutes(file, visitedPaths, prefix = '/') {
+  const visited = visitedPaths.map((p) => new URL(p, 'http://x').pathname)
+  return routePatterns(file)
+    .filter(({ path }) => !path.startsWith('/admin'))
+    // An absolute path (a layout's) is matched whole, a child's after the prefix.
+    .filter(({ path, re }) => !visited.some((v) => (path.startsWith('/') ? re.test(v) : v.startsWith(prefix) && re.test(v.slice(prefix.length)))))
+    .map(({ path }) => path)
 }

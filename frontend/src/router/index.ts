@@ -5,7 +5,8 @@
  * bundle, then its routes are added under `/admin` with `AdminApp.vue` as
  * their layout.
  *
- * Route meta: `auth: true` needs a signed-in user (else → /login?redirect=…);
+ * Route meta: `auth: true` needs a signed-in user (else → /login?redirect=…;
+ * only these wait for a stored session to be restored before rendering);
  * `title` is an i18n key for document.title.
  */
 import { createRouter, createWebHistory, type Router, type RouteRecordRaw } from 'vue-router'
@@ -87,8 +88,15 @@ export function createAppRouter(): Router {
 
   router.beforeEach(async (to) => {
     const auth = useAuthStore()
+    // Public pages do not wait for a stored session to be restored: they
+    // render at once (the home page from what it showed last time) and
+    // follow the user once it is known. Pages that need one wait.
+    if (!to.meta.auth) {
+      void auth.restore()
+      return true
+    }
     await auth.restore()
-    if (to.meta.auth && !auth.user) {
+    if (!auth.user) {
       return { name: 'login', query: { redirect: to.fullPath } }
     }
     return true

@@ -10,6 +10,7 @@ import type { MeQuery, RegisterInput } from '@/gql/graphql'
 import { gqlRequest } from '@/api/client'
 import { session } from '@/api/session'
 import { toApiError } from '@/api/errors'
+import { forgetAll } from '@/utils/lastSeen'
 
 export const MeDocument = graphql(`
   query Me {
@@ -82,11 +83,16 @@ export type CurrentUser = NonNullable<MeQuery['me']>
 export const useAuthStore = defineStore('auth', () => {
   const user = shallowRef<CurrentUser | null>(null)
   const signedIn = ref(session.maybeSignedIn)
-  let restoring: Promise<void> | null = null
+  /** True while a stored session is being restored (the user is not known yet). */
+  const restoring = ref(false)
+  let restoreRun: Promise<void> | null = null
 
   session.onChange((v) => {
     signedIn.value = v
-    if (!v) user.value = null
+    if (!v) {
+      user.value = null
+      forgetAll()
+    }
   })
 
   async function fetchMe(): Promise<CurrentUser | null> {
@@ -98,16 +104,19 @@ export const useAuthStore = defineStore('auth', () => {
 
   /** Loads the user once per page load when a session may exist. Never throws. */
   function restore(): Promise<void> {
-    restoring ??= (async () => {
+    restoreRun ??= (async () => {
       if (!session.maybeSignedIn) return
+      restoring.value = true
       try {
         await fetchMe()
       } catch (err) {
         // Offline: keep the refresh token, try again on the next navigation.
-        if (toApiError(err).code === 'NETWORK') restoring = null
+        if (toApiError(err).code === 'NETWORK') restoreRun = null
+      } finally {
+        restoring.value = false
       }
     })()
-    return restoring
+    return restoreRun
   }
 
   async function login(email: string, password: string): Promise<CurrentUser | null> {
@@ -155,5 +164,5 @@ export const useAuthStore = defineStore('auth', () => {
   const villageCode = computed(() => (isVerifiedResident.value ? residency.value?.divisionCode ?? null : null))
   const isStaff = computed(() => (user.value?.roles.length ?? 0) > 0)
 
-  return { user, signedIn, fetchMe, restore, login, register, logout, saveLocale, residency, isVerifiedResident, villageCode, isStaff }
+  return { user, signedIn, restoring, fetchMe, restore, login, register, logout, saveLocale, residency, isVerifiedResident, villageCode, isStaff }
 })

@@ -16,7 +16,8 @@ const en: typeof zhCN = {
     outbox: 'Email outbox',
     audit: 'Audit log',
   },
-  header: { division: 'Working in' },
+  header: { division: 'Working in', menu: 'Menu' },
+  narrow: { notice: 'Please use this page on a larger screen. On a phone you can review residency requests, follow a topic’s live results, and publish explanations and progress updates.' },
   common: {
     actions: 'Actions',
     choose: 'Choose',

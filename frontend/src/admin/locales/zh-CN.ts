@@ -14,7 +14,8 @@ const zhCN = {
     outbox: '邮件发送',
     audit: '操作日志',
   },
-  header: { division: '工作范围' },
+  header: { division: '工作范围', menu: '菜单' },
+  narrow: { notice: '请在更大的屏幕上使用此页面。手机上可以处理居民认证、查看议题的实时结果、发布解释说明和落实进展。' },
   common: {
     actions: '操作',
     choose: '请选择',

@@ -117,6 +117,11 @@ const en: typeof zh = {
     corrected: 'Version {v} (corrected)',
     progress: 'Progress',
     explanations: 'Explanations',
+    giveAction: 'Give your opinion',
+    changeAction: 'Change your opinion',
+    answered: 'Answered',
+    options: 'Options',
+    optionsOpenAt: 'Opinions open on {date}; you will then choose one of these options.',
   },
   results: {
     summary: '{total} of {eligible} residents responded ({rate}).',

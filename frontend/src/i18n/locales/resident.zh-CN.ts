@@ -116,6 +116,11 @@ export default {
     corrected: '第 {v} 版（已更正）',
     progress: '落实进展',
     explanations: '解释说明',
+    giveAction: '发表意见',
+    changeAction: '修改意见',
+    answered: '已发表',
+    options: '备选方案',
+    optionsOpenAt: '{date} 开始征集意见，届时可以从下面的方案中选择一个。',
   },
   results: {
     summary: '共 {total} 人发表意见，应参与 {eligible} 人，参与率 {rate}。',
