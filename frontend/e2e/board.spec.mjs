@@ -252,6 +252,22 @@ test('the topic page links to the board of its scope', async () => {
   await page.getByRole('heading', { level: 1, name: `${VILLAGE_NAME}公开栏` }).waitFor()
 })
 
+test('a verified resident finds the board of their village from the home page', async () => {
+  const resident = await newPhonePage(browser, app, { viewport: { width: 360, height: 740 } })
+  try {
+    await resident.goto('/login')
+    await resident.getByLabel('邮箱').fill('resident1@yishi.example')
+    await resident.getByLabel('密码').fill(app.password('resident1@yishi.example'))
+    await resident.getByRole('button', { name: '登录' }).click()
+    await resident.getByText('我的村（社区）').waitFor()
+    await resident.getByRole('link', { name: '本村公开栏' }).click()
+    await resident.waitForURL(`**/board/${VILLAGE}`)
+    await resident.getByRole('heading', { level: 1, name: `${VILLAGE_NAME}公开栏` }).waitFor()
+  } finally {
+    await resident.context().close()
+  }
+})
+
 test('an unknown division code says so', async () => {
   await page.goto('/board/620123101999')
   await page.getByRole('heading', { level: 1, name: '未找到该区划' }).waitFor()

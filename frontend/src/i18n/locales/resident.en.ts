@@ -227,7 +227,7 @@ const en: typeof zh = {
     overdue: 'Overdue',
     onTime: 'Completed on time',
     below: 'Divisions below',
-    count: '{n}',
+    count: '({n})',
     noneAnnounced: 'No topics announced',
     noneOpen: 'No topics open for opinions',
     noneImplementing: 'No outcomes being carried out',
