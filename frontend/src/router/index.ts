@@ -46,6 +46,7 @@ export const residentRoutes: RouteRecordRaw[] = [
       { path: 'suggestions', name: 'suggestions', component: () => import('@/pages/suggestions/index.vue'), meta: { title: 'resident.nav.suggestions' } },
       { path: 'suggestions/new', name: 'suggest', component: () => import('@/pages/suggestions/New.vue'), meta: { auth: true, title: 'resident.suggestions.new', noTabbar: true } },
       { path: 'notifications', name: 'notifications', component: () => import('@/pages/notifications/index.vue'), meta: { auth: true, title: 'resident.nav.notifications' } },
+      { path: 'board/:code', name: 'board', component: () => import('@/pages/board/index.vue'), meta: { title: 'resident.board.title', noTabbar: true } },
       { path: 'settings', name: 'settings', component: () => import('@/pages/settings/index.vue'), meta: { title: 'resident.settings.title', noTabbar: true } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('@/pages/NotFound.vue'), meta: { title: 'common.notFound', noTabbar: true } },
     ],
