@@ -21,6 +21,8 @@ import {
   startMailbox,
   startServer,
   uncoveredRoutes,
+  soon,
+  waitForTopicState,
 } from './harness.mjs'
 
 const TOWNSHIP = '620123101'
@@ -44,12 +46,16 @@ before(async () => {
     }).then((d) => d.createTopic.id)
 
   ids.draft = await create({ title: '镇区垃圾分类试点' })
-  ids.topic = await create({ title: '夏官营镇集中供暖改造方案' })
-  for (const step of ['announceTopic', 'openTopic']) await gql(`mutation($id: ID!) { ${step}(id: $id) { state } }`, { id: ids.topic })
+  // Opens and closes on time, by the scheduler: the procedure refuses
+  // either earlier.
+  const closesAt = soon(15_000)
+  ids.topic = await create({ title: '夏官营镇集中供暖改造方案', opensAt: soon(1_500), closesAt })
+  await gql('mutation($id: ID!) { announceTopic(id: $id) { state } }', { id: ids.topic })
+  await waitForTopicState(app, organiser, ids.topic, 'OPEN')
   for (const [r, stance] of [['resident1', 'OPPOSE'], ['resident2', 'SUPPORT'], ['resident3', 'SUPPORT']]) {
     await gql('mutation($t: ID!, $s: Stance) { submitOpinion(topicId: $t, stance: $s, reason: "取暖费太贵") { id } }', { t: ids.topic, s: stance }, await app.login(`${r}@yishi.example`))
   }
-  await gql('mutation($id: ID!) { closeTopic(id: $id) { state } }', { id: ids.topic })
+  await waitForTopicState(app, organiser, ids.topic, 'CLOSED')
   await gql('mutation($id: ID!, $input: OutcomeInput!) { publishOutcome(topicId: $id, input: $input) { version } }', {
     id: ids.topic,
     input: { decision: '实行集中供暖，低保户减免取暖费。', adoptedStance: 'SUPPORT', responsibleBody: '夏官营镇人民政府', deadline: days(90) },

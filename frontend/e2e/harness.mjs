@@ -471,3 +471,22 @@ export function uncoveredRoutes(file, visitedPaths, prefix = '/') {
     .filter(({ path, re }) => !visited.some((v) => (path.startsWith('/') ? re.test(v) : v.startsWith(prefix) && re.test(v.slice(prefix.length)))))
     .map(({ path }) => path)
 }
+
+/**
+ * The procedure opens a topic at its `opensAt` and closes it at its
+ * `closesAt`, not before (the server refuses earlier moves); here the
+ * scheduler runs every second. `soon(ms)` is a time `ms` from now, for
+ * topics that should open or close within the test.
+ */
+export const soon = (ms) => new Date(Date.now() + ms).toISOString()
+
+/** Waits until topic `id` is in `state` (moved by the scheduler on time). */
+export async function waitForTopicState(app, token, id, state, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { topic } = await app.gql('query($id: ID!) { topic(id: $id) { state } }', { id }, token)
+    if (topic.state === state) return
+    if (Date.now() > deadline) throw new Error(`topic ${id} stayed ${topic.state}, never ${state}`)
+    await sleep(250)
+  }
+}

@@ -18,6 +18,8 @@ import {
   startMailbox,
   startServer,
   uncoveredRoutes,
+  soon,
+  waitForTopicState,
 } from './harness.mjs'
 
 const TOWNSHIP = '620123101'
@@ -37,12 +39,15 @@ async function createTopic(input) {
   return createTopic.id
 }
 const move = (id, step) => gql(`mutation($id: ID!) { ${step}(id: $id) { state } }`, { id })
+// Topics open and close on time, by the scheduler (the procedure refuses
+// either earlier): announced to open in 1.5 s, waited for.
 async function openTopic(input) {
-  const id = await createTopic({ opensAt: new Date(Date.now() + 60_000).toISOString(), closesAt: days(7), ...input })
+  const id = await createTopic({ opensAt: soon(1_500), closesAt: days(7), ...input })
   await move(id, 'announceTopic')
-  await move(id, 'openTopic')
+  await waitForTopicState(app, organiser, id, 'OPEN')
   return id
 }
+const closed = (id) => waitForTopicState(app, organiser, id, 'CLOSED')
 
 before(async () => {
   mail = await startMailbox()
@@ -70,7 +75,11 @@ before(async () => {
 
   // Decided, with an assessment, a meeting, five answers (results shown),
   // an outcome, progress and an explanation to the dissenters.
-  ids.decided = await openTopic({ title: '夏官营镇集中供暖改造方案', scopeCode: TOWNSHIP, kind: 'DECISION' })
+  // The three that close within the test close 25 s from now.
+  const closesAt = soon(25_000)
+  ids.decided = await openTopic({ title: '夏官营镇集中供暖改造方案', scopeCode: TOWNSHIP, kind: 'DECISION', closesAt })
+  ids.closed = await openTopic({ title: '村卫生室搬迁', closesAt })
+  ids.completed = await openTopic({ title: '村口路灯维修', closesAt })
   await gql('mutation($t: ID!, $i: AssessmentInput!) { publishAssessment(topicId: $t, input: $i) { id } }', {
     t: ids.decided,
     i: { title: '管网可行性评估', body: '主干管网可以延伸到两个村。', bodyName: '榆中县水务局' },
@@ -87,7 +96,8 @@ before(async () => {
       i: { topicId: ids.decided, meetingId: recordMeeting.id, residentName: name, villageCode: VILLAGE, stance: 'SUPPORT' },
     })
   }
-  await move(ids.decided, 'closeTopic')
+  await gql('mutation($t: ID!) { submitOpinion(topicId: $t, stance: SUPPORT) { id } }', { t: ids.closed }, tokens.resident1)
+  await closed(ids.decided)
   await gql('mutation($id: ID!, $input: OutcomeInput!) { publishOutcome(topicId: $id, input: $input) { version } }', {
     id: ids.decided,
     input: { decision: '实行集中供暖，低保户减免取暖费。', adoptedStance: 'SUPPORT', responsibleBody: '夏官营镇人民政府', deadline: days(90) },
@@ -101,11 +111,8 @@ before(async () => {
 
   // Closed without an outcome yet (results under k: withheld), and one
   // carried out to the end.
-  ids.closed = await openTopic({ title: '村卫生室搬迁' })
-  await gql('mutation($t: ID!) { submitOpinion(topicId: $t, stance: SUPPORT) { id } }', { t: ids.closed }, tokens.resident1)
-  await move(ids.closed, 'closeTopic')
-  ids.completed = await openTopic({ title: '村口路灯维修' })
-  await move(ids.completed, 'closeTopic')
+  await closed(ids.closed)
+  await closed(ids.completed)
   await gql('mutation($id: ID!, $input: OutcomeInput!) { publishOutcome(topicId: $id, input: $input) { version } }', {
     id: ids.completed,
     input: { decision: '更换损坏的路灯 6 盏。', adoptedStance: 'SUPPORT', responsibleBody: '过店子村村民委员会', deadline: days(30) },

@@ -11,7 +11,9 @@
 //   and a resident's is forgotten on sign-out.
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { assertNoCspViolations, launchBrowser, newPhonePage, screenshot, startServer } from './harness.mjs'
+import { assertNoCspViolations, launchBrowser, newPhonePage, screenshot, startServer   soon,
+  waitForTopicState,
+} from './harness.mjs'
 
 const VILLAGE = '620123101201'
 const PHONE = { viewport: { width: 360, height: 740 } }
@@ -29,10 +31,14 @@ const days = (n) => new Date(Date.now() + n * 86_400_000).toISOString()
 async function topic(input, steps) {
   const { createTopic } = await app.gql(
     'mutation($input: TopicInput!) { createTopic(input: $input) { id } }',
-    { input: { category: 'PUBLIC_FACILITIES', kind: 'DECISION', scopeCode: VILLAGE, body: BODY, opensAt: new Date(Date.now() + 60_000).toISOString(), closesAt: days(7), ...input } },
+    { input: { category: 'PUBLIC_FACILITIES', kind: 'DECISION', scopeCode: VILLAGE, body: BODY, opensAt: soon(1_500), closesAt: days(7), ...input } },
     organiser,
   )
-  for (const step of steps) await app.gql(`mutation($id: ID!) { ${step}(id: $id) { state } }`, { id: createTopic.id }, organiser)
+  // Opening is the scheduler's, at opensAt (the procedure refuses it earlier).
+  for (const step of steps) {
+    if (step === 'openTopic') await waitForTopicState(app, organiser, createTopic.id, 'OPEN')
+    else await app.gql(`mutation($id: ID!) { ${step}(id: $id) { state } }`, { id: createTopic.id }, organiser)
+  }
   return createTopic.id
 }
 

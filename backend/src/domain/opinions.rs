@@ -1053,6 +1053,28 @@ pub async fn mine(
     find(db, topic_id, user_id).await
 }
 
+/// The user's current opinions on any of `topic_ids` (for batched lookups).
+///
+/// # Errors
+/// Database errors.
+pub async fn mine_among(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    topic_ids: &[i64],
+) -> Result<Vec<Opinion>> {
+    let mut found = Vec::new();
+    for chunk in topic_ids.chunks(1_000) {
+        found.extend(
+            opinions::Entity::find()
+                .filter(opinions::Column::UserId.eq(user_id))
+                .filter(opinions::Column::TopicId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
 /// All the user's current opinions, newest first.
 pub async fn all_mine(db: &impl ConnectionTrait, user_id: i32, first: u64) -> Result<Vec<Opinion>> {
     Ok(opinions::Entity::find()

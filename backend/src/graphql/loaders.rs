@@ -13,7 +13,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions as _};
 
 use crate::db::Db;
-use crate::domain::{accounts, divisions, outcomes, suggestions, topics};
+use crate::domain::{accounts, divisions, opinions, outcomes, suggestions, topics};
 use crate::error::Error;
 
 /// A failed batch, shared by every field that waited on it.
@@ -144,6 +144,35 @@ impl Loader<(i32, i64)> for SupportLoader {
     }
 }
 
+/// A user's current opinion on a topic, by (user, topic): the home page's
+/// "已发表" on each card is one query for the page, not one per card.
+pub struct MyOpinionLoader(Db);
+
+impl Loader<(i32, i64)> for MyOpinionLoader {
+    type Value = opinions::Opinion;
+    type Error = Failed;
+
+    async fn load(
+        &self,
+        keys: &[(i32, i64)],
+    ) -> Result<HashMap<(i32, i64), Self::Value>, Self::Error> {
+        let mut by_user: HashMap<i32, Vec<i64>> = HashMap::new();
+        for (user, topic) in keys {
+            by_user.entry(*user).or_default().push(*topic);
+        }
+        let mut found = HashMap::new();
+        for (user, topic_ids) in by_user {
+            for opinion in opinions::mine_among(self.0.reader(), user, &topic_ids)
+                .await
+                .map_err(failed)?
+            {
+                found.insert((user, opinion.topic_id), opinion);
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// Every loader, registered as schema data by `build_schema`.
 pub struct Loaders {
     divisions: DataLoader<DivisionLoader>,
@@ -152,6 +181,7 @@ pub struct Loaders {
     outcomes: DataLoader<OutcomeLoader>,
     flags: DataLoader<FlagsLoader>,
     supports: DataLoader<SupportLoader>,
+    my_opinions: DataLoader<MyOpinionLoader>,
 }
 
 impl Loaders {
@@ -163,6 +193,7 @@ impl Loaders {
             outcomes: DataLoader::new(OutcomeLoader(db.clone()), tokio::spawn),
             flags: DataLoader::new(FlagsLoader(db.clone()), tokio::spawn),
             supports: DataLoader::new(SupportLoader(db.clone()), tokio::spawn),
+            my_opinions: DataLoader::new(MyOpinionLoader(db.clone()), tokio::spawn),
         }
     }
 }
@@ -288,4 +319,20 @@ pub async fn supports(ctx: &Context<'_>, user: i32, id: i64) -> async_graphql::R
         .await
         .map_err(|e| to_gql(&e))?
         .unwrap_or(false))
+}
+
+/// `user`'s current opinion on topic `id`, if any.
+///
+/// # Errors
+/// When the batch fails.
+pub async fn my_opinion(
+    ctx: &Context<'_>,
+    user: i32,
+    id: i64,
+) -> async_graphql::Result<Option<opinions::Opinion>> {
+    loaders(ctx)
+        .my_opinions
+        .load_one((user, id))
+        .await
+        .map_err(|e| to_gql(&e))
 }

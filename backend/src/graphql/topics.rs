@@ -240,7 +240,7 @@ impl Topic {
         let Some(user) = optional_user_id(ctx)? else {
             return Ok(None);
         };
-        Ok(opinions::mine(services(ctx).db.reader(), user, self.0.id)
+        Ok(super::loaders::my_opinion(ctx, user, self.0.id)
             .await?
             .map(|o| Opinion {
                 opinion: o,
