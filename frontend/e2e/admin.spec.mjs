@@ -1,11 +1,17 @@
 // The organisers' admin panel at 1440×900, against a real `yishi serve` on a
 // fresh database: the 夏官营镇 (township) organiser signs in, creates a topic
-// (validation first), announces, opens, watches results arrive live while
-// three residents (过店子村 ×2, 太平堡村) give opinions through the API,
-// exports the opinions as CSV, closes, publishes the outcome, reads the
-// dissent themes and explains to the dissenters with a preview of how many
-// it reaches; the explanation really reaches the dissenters (API and email).
-// A resident without a staff role is refused. Screenshots: e2e/artifacts/admin-*.png
+// (validation first) that opens half a minute later, announces it and sees
+// the scheduler open it on time, watches results arrive live while three
+// residents (过店子村 ×2, 太平堡村) give opinions through the API, records a
+// dissent given at a meeting, exports the opinions as CSV, asks to close
+// early — the 榆中县 supervisor countersigns it on the supervision page —,
+// publishes the outcome, reads the dissent themes, explains to the
+// dissenters online (a preview of how many it reaches; it really reaches
+// them, API and email) and to the one recorded at the meeting in person,
+// extends the deadline (a signed-out visitor's topic page then shows the
+// original and the new deadline and the public record, verified intact) and
+// completes. A resident without a staff role is refused.
+// Screenshots: e2e/artifacts/admin-*.png
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -14,6 +20,7 @@ import {
   launchBrowser,
   linkIn,
   newDesktopPage,
+  newPhonePage,
   screenshot,
   startMailbox,
   startServer,
@@ -22,6 +29,10 @@ import {
 const TITLE = '夏官营镇集中供暖改造方案'
 const BODY = '镇区冬季取暖以散煤为主，拟将镇区主干管网延伸至过店子村和太平堡村，实行集中供暖，每户每年缴纳取暖费约 1800 元。您是否同意？'
 const EXPLANATION = '感谢大家的意见。取暖费将按面积分档，低保户全额减免；管网施工安排在 9 月前完成，不影响秋收。'
+const EARLY_REASON = '三个村的村民代表会议都已表决，意见已充分表达，为赶在供暖季前施工，申请提前截止。'
+const EXTEND_REASON = '管材供货推迟一个月，施工顺延。'
+const outcomeDeadline = new Date(Date.now() + 120 * 86_400_000)
+const extendedDeadline = new Date(Date.now() + 150 * 86_400_000)
 
 let mail, app, browser, page, topicId
 const tokens = {}
@@ -61,10 +72,10 @@ function step(name, fn) {
 }
 
 const pad = (n) => String(n).padStart(2, '0')
-/** Types a date-time into an Element Plus date picker, in the page's time zone (Asia/Shanghai, UTC+8). */
+/** Types a date-time (to the second) into an Element Plus date picker, in the page's time zone (Asia/Shanghai, UTC+8). */
 async function fillDate(locator, date) {
   const d = new Date(date.getTime() + 8 * 3_600_000)
-  const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:00`
+  const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
   await locator.fill(text)
   await locator.press('Enter')
 }
@@ -77,6 +88,27 @@ async function lifecycle(name, stateAfter) {
   await box.getByRole('button', { name: '确定' }).click()
   await page.locator('.page-head .el-tag', { hasText: stateAfter }).waitFor()
 }
+
+/** The header's lifecycle buttons: [label, enabled]. */
+async function headerButtons(p = page) {
+  const buttons = p.getByRole('group', { name: '议题流程操作' }).getByRole('button')
+  const out = []
+  for (const b of await buttons.all()) out.push([(await b.innerText()).trim(), await b.isEnabled()])
+  return out
+}
+
+/** Signs in on the admin sign-in page in a fresh desktop page. */
+async function signIn(email) {
+  const p = await newDesktopPage(browser, app)
+  await p.goto('/admin/login')
+  await p.getByLabel('邮箱').fill(email)
+  await p.getByLabel('密码').fill(app.password(email))
+  await p.getByRole('button', { name: '登录' }).click()
+  await p.getByRole('heading', { name: /数据看板/ }).waitFor()
+  return p
+}
+
+let opensAt
 
 async function opine(resident, stance, reason) {
   await app.gql(
@@ -130,19 +162,30 @@ step('creates a topic: the form is checked before sending, then saved as a draft
   await page.locator('.el-cascader input').first().waitFor()
   assert.equal(await page.locator('.el-cascader input').first().inputValue(), '夏官营镇')
   await screenshot(page, 'admin-02-new-topic')
+  // Announcing needs the opening ahead of now (the notice period is 0 here):
+  // half a minute, then the scheduler opens it by itself.
+  opensAt = new Date(Date.now() + 30_000)
+  await fillDate(page.locator('#topic-opens'), opensAt)
+  await page.getByRole('heading', { name: '新建议题' }).click()
   await page.getByRole('button', { name: '保存为草稿' }).click()
   await page.getByRole('heading', { name: TITLE }).waitFor()
   topicId = page.url().match(/\/admin\/topics\/(\d+)/)[1]
-  // A draft offers edit, announce and withdraw only.
-  const actions = await page.getByRole('group', { name: '议题流程操作' }).getByRole('button').allInnerTexts()
-  assert.deepEqual(actions.map((s) => s.trim()), ['编辑', '发布预告', '撤回议题'])
+  // A draft offers what the server offers: edit, announce and withdraw, all allowed.
+  assert.deepEqual(await headerButtons(), [['编辑', true], ['发布预告', true], ['撤回议题', true]])
 })
 
-step('announces and opens the topic', async () => {
+step('announces the topic; it is not opened by hand but by the scheduler at its time', async () => {
   await lifecycle('发布预告', '已预告')
-  await lifecycle('开始征集', '征集中')
-  const actions = await page.getByRole('group', { name: '议题流程操作' }).getByRole('button').allInnerTexts()
-  assert.deepEqual(actions.map((s) => s.trim()), ['截止征集', '撤回议题'])
+  // Before opensAt opening is offered but blocked, with the reason in words.
+  await page.getByText(/已预告；将于 .* 自动开始征集/).waitFor()
+  assert.deepEqual(await headerButtons(), [['开始征集', false], ['撤回议题', true]])
+  await page.getByTestId('blocked-actions').getByText(/开始征集：已预告，将于 .* 自动开始征集/).waitFor()
+  await screenshot(page, 'admin-03-announced')
+  // The page looks again when the time comes; nobody clicks.
+  await page.locator('.page-head .el-tag', { hasText: '征集中' }).waitFor({ timeout: 60_000 })
+  assert.ok(Date.now() >= opensAt.getTime() - 1000, 'opened before its time')
+  // Open before closesAt: closing early is a request, not a close.
+  assert.deepEqual(await headerButtons(), [['申请提前截止', true], ['撤回议题', true]])
   await screenshot(page, 'admin-03-open')
 })
 
@@ -193,7 +236,9 @@ step('records an offline meeting and an opinion given there on a resident’s be
   await page.locator('.el-cascader-node', { hasText: '夏官营镇' }).first().locator('.el-cascader-node__label').click()
   await page.locator('.el-cascader-node', { hasText: '过店子村' }).first().locator('.el-radio').click()
   await dialog.getByText('代录会上意见').click()
-  await dialog.getByText('支持', { exact: true }).click()
+  await dialog.getByText('反对', { exact: true }).click()
+  // This topic wants a reason from those who disagree, at a meeting too.
+  await dialog.locator('#proxy-reason').fill('年纪大了，每年 1800 元负担不起。')
   await dialog.getByRole('button', { name: '保存' }).click()
   await page.getByText('意见已代录').waitFor()
   const data = await app.gql(
@@ -201,7 +246,7 @@ step('records an offline meeting and an opinion given there on a resident’s be
     { t: topicId },
     await app.login('township@yishi.example'),
   )
-  assert.deepEqual(data.opinions.nodes, [{ residentName: '赵奶奶', proxy: true, stance: 'SUPPORT', villageCode: '620123101201' }])
+  assert.deepEqual(data.opinions.nodes, [{ residentName: '赵奶奶', proxy: true, stance: 'OPPOSE', villageCode: '620123101201' }])
   await screenshot(page, 'admin-04b-meeting')
 })
 
@@ -223,8 +268,45 @@ step('filters the opinions and exports them as CSV (token in a header, not the U
   await screenshot(page, 'admin-05-opinions')
 })
 
-step('closes the topic and publishes the outcome', async () => {
-  await lifecycle('截止征集', '已截止')
+step('asks to close early with a public reason; the organiser cannot countersign it', async () => {
+  await page.getByRole('button', { name: '申请提前截止', exact: true }).click()
+  const box = page.locator('.el-message-box')
+  await box.getByRole('button', { name: '确定' }).click()
+  await box.getByText('必填').waitFor()
+  await box.locator('textarea').fill(EARLY_REASON)
+  await box.getByRole('button', { name: '确定' }).click()
+  await page.getByText('已申请提前截止，等待监督员会签').waitFor()
+  await page.getByText(/组织者于 .* 申请提前截止，等待监督员会签/).waitFor()
+  await page.getByText(`理由：${EARLY_REASON}`).waitFor()
+  // Still open; the request cannot be made twice, and only a supervisor countersigns.
+  await page.locator('.page-head .el-tag', { hasText: '征集中' }).waitFor()
+  assert.deepEqual(await headerButtons(), [['申请提前截止', false], ['撤回议题', true]])
+  await page.getByTestId('blocked-actions').getByText('已有一份提前截止申请在等待监督员会签').waitFor()
+  await screenshot(page, 'admin-05b-early-close-requested')
+})
+
+step('the county supervisor countersigns the early close on the supervision page, shown the reason', async () => {
+  const sup = await signIn('supervisor@yishi.example')
+  await sup.getByRole('menuitem', { name: '监督与纠正' }).click()
+  await sup.getByRole('heading', { name: '等待会签的提前截止申请' }).waitFor()
+  const row = sup.locator('.requests .el-table__row', { hasText: TITLE })
+  await row.getByText(EARLY_REASON).waitFor()
+  await row.getByRole('button', { name: '会签提前截止' }).click()
+  const dialog = sup.getByRole('dialog', { name: '会签提前截止' })
+  await dialog.getByTestId('early-close-reason').getByText(EARLY_REASON).waitFor()
+  // Declining needs a public note; approving does not.
+  await dialog.getByRole('button', { name: '不同意' }).click()
+  await dialog.getByText('不同意时须说明理由').waitFor()
+  await screenshot(sup, 'admin-05c-countersign')
+  await dialog.getByRole('button', { name: '同意提前截止' }).click()
+  await sup.getByText('已会签，议题已截止').waitFor()
+  await sup.getByText('没有等待会签的申请').waitFor()
+  await sup.context().close()
+  await page.reload()
+  await page.locator('.page-head .el-tag', { hasText: '已截止' }).waitFor()
+})
+
+step('publishes the outcome, then starts implementing: completion waits for every dissenter', async () => {
   await page.getByRole('button', { name: '形成协商意见', exact: true }).click()
   const dialog = page.getByRole('dialog', { name: '形成协商意见' })
   await dialog.waitFor()
@@ -233,11 +315,15 @@ step('closes the topic and publishes the outcome', async () => {
   await dialog.getByText('支持', { exact: true }).click()
   await dialog.locator('#outcome-decision').fill('实施集中供暖改造，取暖费按面积分档收取，低保户减免。')
   await dialog.locator('#outcome-body').fill('夏官营镇人民政府')
-  await fillDate(dialog.locator('#outcome-deadline'), new Date(Date.now() + 120 * 86_400_000))
+  await fillDate(dialog.locator('#outcome-deadline'), outcomeDeadline)
   await dialog.getByText('落实期限').click()
   await screenshot(page, 'admin-06-outcome')
   await dialog.getByRole('button', { name: '发布协商意见' }).click()
   await page.locator('.page-head .el-tag', { hasText: '已形成意见' }).waitFor()
+  await lifecycle('开始落实', '落实中')
+  // Two dissenters online and one recorded at the meeting: none explained yet.
+  assert.deepEqual(await headerButtons(), [['落实完成', false], ['延长落实期限', true]])
+  await page.getByTestId('blocked-actions').getByText(/落实完成：还有 3 位持不同意见的居民没有得到解释/).waitFor()
 })
 
 step('reads the dissent themes and the villages whose majority dissents', async () => {
@@ -269,6 +355,91 @@ step('explains the outcome to the dissenters with a preview of its recipients', 
     assert.equal(data.myExplanations.length, expected, who)
   }
   await mail.waitFor((m) => m.to.includes('resident3@yishi.example') && /\/explanations\//.test(m.text))
+})
+
+step('records the explanation given in person to the dissent recorded at the meeting', async () => {
+  await page.reload()
+  const pending = page.getByTestId('unexplained')
+  await pending.getByText('还有 1 位持不同意见的居民没有得到解释').waitFor()
+  const row = pending.locator('.el-table__row', { hasText: '赵奶奶' })
+  await row.getByText('会议代录').waitFor()
+  await row.getByRole('button', { name: '记录当面解释' }).click()
+  const dialog = page.getByRole('dialog', { name: '记录当面解释' })
+  await dialog.getByRole('button', { name: '保存记录' }).click()
+  await dialog.locator('.el-form-item__error', { hasText: '必填' }).first().waitFor()
+  await dialog.locator('#inperson-by').fill('过店子村村委会主任')
+  await fillDate(dialog.locator('#inperson-at'), new Date(Date.now() - 3_600_000))
+  await dialog.locator('#inperson-place').fill('赵奶奶家中')
+  await dialog.locator('#inperson-place').click()
+  await dialog.getByText('满意', { exact: true }).click()
+  await dialog.locator('#inperson-note').fill('讲解了按面积分档收费，老人表示理解。')
+  await screenshot(page, 'admin-09b-in-person')
+  await dialog.getByRole('button', { name: '保存记录' }).click()
+  await page.getByText('当面解释已记录').waitFor()
+  await pending.getByText('每位持不同意见的居民都已得到解释').waitFor()
+  await page.locator('.el-table__row', { hasText: '赵奶奶家中' }).waitFor()
+  // The gate is open: completion is allowed now.
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('[role="group"] button')].find((x) => x.textContent?.trim() === '落实完成')
+    return b && !b.disabled
+  })
+})
+
+step('extends the deadline with a public reason; the original deadline stays', async () => {
+  await page.getByRole('button', { name: '延长落实期限', exact: true }).click()
+  const dialog = page.getByRole('dialog', { name: '延长落实期限' })
+  await dialog.getByTestId('deadline-history').getByText('没有延期').waitFor()
+  await fillDate(dialog.locator('#extend-deadline'), extendedDeadline)
+  await dialog.getByText('新的期限').click()
+  await dialog.getByRole('button', { name: '延长期限' }).click()
+  await dialog.locator('.el-form-item__error', { hasText: '必填' }).waitFor()
+  await dialog.locator('#extend-reason').fill(EXTEND_REASON)
+  await screenshot(page, 'admin-09c-extend')
+  await dialog.getByRole('button', { name: '延长期限' }).click()
+  await page.getByText('落实期限已延长').waitFor()
+  await page.getByRole('tab', { name: '协商意见与落实' }).click()
+  const history = page.locator('#pane-outcome').getByTestId('deadline-history')
+  await history.getByText(EXTEND_REASON).waitFor()
+  const topic = await app.gql(
+    'query($id: ID!) { topic(id: $id) { originalDeadline deadline deadlineExtensions { reason } } }',
+    { id: topicId },
+  )
+  assert.equal(Date.parse(topic.topic.originalDeadline), Math.floor(outcomeDeadline.getTime() / 1000) * 1000)
+  assert.equal(Date.parse(topic.topic.deadline), Math.floor(extendedDeadline.getTime() / 1000) * 1000)
+  assert.deepEqual(topic.topic.deadlineExtensions, [{ reason: EXTEND_REASON }])
+})
+
+step('a signed-out visitor reads the original and the new deadline and the public record, verified intact', async () => {
+  const visitor = await newPhonePage(browser, app)
+  await visitor.goto(`/topics/${topicId}`)
+  await visitor.getByRole('heading', { name: TITLE }).waitFor()
+  await visitor.getByTestId('deadline-extensions').getByText(new RegExp(`原定 .+，延期至 .+，理由：${EXTEND_REASON}`)).waitFor()
+  const record = visitor.getByTestId('procedure-record')
+  await record.getByText('记录校验：完整 ✓').waitFor()
+  const entries = (await record.locator('li .what').allInnerTexts()).map((s) => s.trim())
+  assert.deepEqual(entries, [
+    '发布预告',
+    '开始征集意见',
+    '申请提前截止',
+    '监督员同意提前截止',
+    '公布协商意见',
+    '开始落实',
+    '发布解释说明',
+    '当面解释',
+    '延长落实期限',
+  ])
+  await record.getByText('夏官营镇组织者').first().waitFor()
+  await record.getByText('榆中县监督员').waitFor()
+  await record.getByText(`理由：${EARLY_REASON}`).first().waitFor()
+  await record.getByText(`理由：${EXTEND_REASON}`).waitFor()
+  await record.getByText(/^新期限：/).waitFor()
+  await screenshot(visitor, 'admin-09d-resident-record')
+  await visitor.context().close()
+})
+
+step('completes the topic once every dissenter is explained', async () => {
+  await lifecycle('落实完成', '已办结')
+  assert.deepEqual(await headerButtons(), [])
 })
 
 step('switches to English (the account’s email language follows)', async () => {

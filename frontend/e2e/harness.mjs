@@ -490,3 +490,57 @@ export async function waitForTopicState(app, token, id, state, timeoutMs = 60_00
     await sleep(250)
   }
 }
+
+/**
+ * Polls the API until topic `id` is in `state` (the scheduler opens and
+ * closes topics on time by itself; the server refuses to do it earlier).
+ */
+export async function waitForState(app, id, state, token, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  let last = null
+  while (Date.now() < deadline) {
+    last = (await app.gql('query($id: ID!) { topic(id: $id) { state } }', { id }, token)).topic.state
+    if (last === state) return
+    await sleep(250)
+  }
+  throw new Error(`topic ${id} stayed ${last}, never ${state} within ${timeoutMs} ms`)
+}
+
+/**
+ * Creates a topic that opens `leadMs` from now (announcing needs the
+ * opening ahead; the notice period is 0 in these tests), announces it and
+ * waits for the scheduler to open it. Returns its id.
+ */
+export async function createOpenTopic(app, token, input, leadMs = 3_000) {
+  const created = await app.gql(
+    'mutation($input: TopicInput!) { createTopic(input: $input) { id } }',
+    {
+      input: {
+        closesAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        ...input,
+        opensAt: new Date(Date.now() + leadMs).toISOString(),
+      },
+    },
+    token,
+  )
+  const id = created.createTopic.id
+  await app.gql('mutation($id: ID!) { announceTopic(id: $id) { state } }', { id }, token)
+  await waitForState(app, id, 'OPEN', token, leadMs + 30_000)
+  return id
+}
+
+/**
+ * Closes an open topic before its closing time the only way the procedure
+ * allows: the organiser requests an early close with a public reason and
+ * the demo supervisor (supervisor@yishi.example, 榆中县) countersigns it.
+ */
+export async function closeEarly(app, id, organiserToken, reason = '意见已充分表达，村民代表会议同意提前截止。') {
+  await app.gql('mutation($id: ID!, $r: String!) { requestEarlyClose(topicId: $id, reason: $r) { id } }', { id, r: reason }, organiserToken)
+  const supervisor = await app.login('supervisor@yishi.example')
+  const done = await app.gql(
+    'mutation($id: ID!) { countersignEarlyClose(topicId: $id, approve: true) { state } }',
+    { id },
+    supervisor,
+  )
+  if (done.countersignEarlyClose.state !== 'CLOSED') throw new Error(`early close left topic ${id} ${done.countersignEarlyClose.state}`)
+}

@@ -11,9 +11,7 @@
 //   and a resident's is forgotten on sign-out.
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { assertNoCspViolations, launchBrowser, newPhonePage, screenshot, startServer   soon,
-  waitForTopicState,
-} from './harness.mjs'
+import { assertNoCspViolations, launchBrowser, newPhonePage, screenshot, soon, startServer, waitForTopicState } from './harness.mjs'
 
 const VILLAGE = '620123101201'
 const PHONE = { viewport: { width: 360, height: 740 } }

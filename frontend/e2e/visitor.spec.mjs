@@ -5,6 +5,8 @@ import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   assertNoCspViolations,
+  closeEarly,
+  createOpenTopic,
   launchBrowser,
   newPhonePage,
   screenshot,
@@ -20,29 +22,14 @@ const EXPLANATION = '改造费用由县水务局专项资金承担，不向村�
 
 let mail, app, browser, page, openId, decidedId, explanationId
 
-const create = `mutation($input: TopicInput!) { createTopic(input: $input) { id } }`
-
 async function openTopic(organiser, title) {
-  const topic = await app.gql(
-    create,
-    {
-      input: {
-        title,
-        body: '请大家就这件事发表意见。',
-        category: 'PUBLIC_FACILITIES',
-        kind: 'DECISION',
-        scopeCode: VILLAGE,
-        opensAt: new Date(Date.now() + 60_000).toISOString(),
-        closesAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
-      },
-    },
-    organiser,
-  )
-  const id = topic.createTopic.id
-  for (const step of ['announceTopic', 'openTopic']) {
-    await app.gql(`mutation($id: ID!) { ${step}(id: $id) { state } }`, { id }, organiser)
-  }
-  return id
+  return createOpenTopic(app, organiser, {
+    title,
+    body: '请大家就这件事发表意见。',
+    category: 'PUBLIC_FACILITIES',
+    kind: 'DECISION',
+    scopeCode: VILLAGE,
+  })
 }
 
 before(async () => {
@@ -61,7 +48,7 @@ before(async () => {
     { t: decidedId },
     resident,
   )
-  await app.gql(`mutation($id: ID!) { closeTopic(id: $id) { state } }`, { id: decidedId }, organiser)
+  await closeEarly(app, decidedId, organiser)
   await app.gql(
     `mutation($id: ID!, $input: OutcomeInput!) { publishOutcome(topicId: $id, input: $input) { version } }`,
     {
@@ -127,6 +114,22 @@ test('a decided topic shows its outcome and public explanation to a visitor', as
   await page.getByText(EXPLANATION).first().waitFor()
   await assertNoErrorShown()
   await screenshot(page, 'visitor-02-decided-topic')
+})
+
+test('a decided topic shows its public record to a visitor, verified intact', async () => {
+  await page.goto(`/topics/${decidedId}`)
+  const record = page.getByTestId('procedure-record')
+  await record.getByRole('heading', { name: '程序记录' }).waitFor()
+  await record.getByText('记录校验：完整 ✓').waitFor()
+  // In order, with who (role and division, never a name) and why.
+  const entries = await record.locator('li .what').allInnerTexts()
+  assert.deepEqual(entries, ['发布预告', '开始征集意见', '申请提前截止', '监督员同意提前截止', '公布协商意见', '发布解释说明'])
+  await record.getByText('过店子村委会组织者').first().waitFor()
+  await record.getByText('系统按预定时间').first().waitFor()
+  await record.getByText('榆中县监督员').waitFor()
+  await record.getByText(/理由：意见已充分表达/).first().waitFor()
+  await assertNoErrorShown()
+  await screenshot(page, 'visitor-03-record')
 })
 
 test('a public explanation opens for a visitor, who is asked to sign in to reply', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ApiError, errorMessage, fromGraphQLErrors, networkError, toApiError } from '@/api/errors'
+import { ApiError, errorMessage, fromGraphQLErrors, networkError, PROCEDURE_CODES, toApiError } from '@/api/errors'
 import { i18n, setLocale } from '@/i18n'
 
 const { t, te } = i18n.global
@@ -21,6 +21,22 @@ describe('fromGraphQLErrors', () => {
     expect(fromGraphQLErrors([{ message: 'x' }]).code).toBe('UNKNOWN')
     expect(fromGraphQLErrors([{ message: 'x', extensions: { code: 'TEAPOT' } }]).code).toBe('UNKNOWN')
     expect(fromGraphQLErrors([]).code).toBe('UNKNOWN')
+  })
+
+  it('keeps the procedure’s own codes and says which rule refused, in both languages', () => {
+    const e = fromGraphQLErrors([{ message: 'participation stayed below the quorum of 30%', extensions: { code: 'QUORUM_JUSTIFICATION_REQUIRED' } }])
+    expect(e.code).toBe('QUORUM_JUSTIFICATION_REQUIRED')
+    for (const code of PROCEDURE_CODES) {
+      setLocale('zh-CN')
+      const zh = msg(new ApiError(code, 'x'))
+      setLocale('en')
+      const en = msg(new ApiError(code, 'x'))
+      expect(zh, code).not.toBe(t('errors.UNKNOWN', {}, { locale: 'zh-CN' }))
+      expect(en, code).not.toMatch(/^errors\./)
+      expect(zh).not.toBe(en)
+    }
+    setLocale('zh-CN')
+    expect(msg(new ApiError('OPENS_AT_NOT_REACHED', 'x'))).toMatch(/自动开始/)
   })
 
   it('maps parse failures to GRAPHQL_VALIDATION_FAILED', () => {

@@ -23,6 +23,23 @@ export type ErrorCode =
   | 'INTERNAL'
   | 'NETWORK'
   | 'UNKNOWN'
+  | ProcedureCode
+
+/**
+ * The consultation procedure's own refusals (a rule named by its code, so
+ * the client can say which rule and offer the explicit exception).
+ */
+export const PROCEDURE_CODES = [
+  'OPENS_AT_NOT_REACHED',
+  'ASSESSMENT_REQUIRED',
+  'EARLY_CLOSE_NEEDS_COUNTERSIGNATURE',
+  'CORRECTION_NEEDS_FLAG',
+  'CORRECTION_REQUIRED',
+  'DISSENTERS_NOT_EXPLAINED',
+  'OPEN_SUPERVISION_FLAG',
+  'QUORUM_JUSTIFICATION_REQUIRED',
+] as const
+export type ProcedureCode = (typeof PROCEDURE_CODES)[number]
 
 const KNOWN = new Set<string>([
   'UNAUTHENTICATED',
@@ -38,6 +55,7 @@ const KNOWN = new Set<string>([
   'UNSUPPORTED_MEDIA_TYPE',
   'INTERNAL',
   'INTERNAL_SERVER_ERROR',
+  ...PROCEDURE_CODES,
 ])
 
 /** One error object of a GraphQL response, as far as we read it. */
@@ -146,6 +164,15 @@ export function errorMessage(err: unknown, t: Translate, te?: Exists): string {
     case 'INTERNAL':
     case 'NETWORK':
       return t(`errors.${e.code}`)
+    case 'OPENS_AT_NOT_REACHED':
+    case 'ASSESSMENT_REQUIRED':
+    case 'EARLY_CLOSE_NEEDS_COUNTERSIGNATURE':
+    case 'CORRECTION_NEEDS_FLAG':
+    case 'CORRECTION_REQUIRED':
+    case 'DISSENTERS_NOT_EXPLAINED':
+    case 'OPEN_SUPERVISION_FLAG':
+    case 'QUORUM_JUSTIFICATION_REQUIRED':
+      return t(`errors.procedure.${e.code}`)
     default:
       return t('errors.UNKNOWN')
   }

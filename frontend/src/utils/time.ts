@@ -72,3 +72,23 @@ export function formatDate(iso: string | null | undefined, locale: string): stri
     day: 'numeric',
   }).format(d)
 }
+
+/**
+ * A date-time in China time (Asia/Shanghai), whatever the reader's own
+ * zone: the public record reads the same for everyone, as a printed notice
+ * would ("2026年12月2日 14:00" / "2 Dec 2026, 14:00").
+ */
+export function formatChinaTime(iso: string | null | undefined, locale: string): string {
+  if (!iso) return ''
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return ''
+  return new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'zh-CN', {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+    timeZone: 'Asia/Shanghai',
+  }).format(d)
+}

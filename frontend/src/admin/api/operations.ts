@@ -121,22 +121,28 @@ export const AdminSupervisedTopicsDocument = graphql(`
           code
           name
         }
+        closesAt
         deadline
         overdue
+        decisionOverdue
         outcome {
           version
           decision
           responsibleBody
           deadline
         }
-        supervisionFlags {
-          id
-          outcomeVersion
+        earlyCloseRequest {
           reason
-          legalBasis
-          status
-          createdAt
-          resolvedByVersion
+          requestedAt
+        }
+        viewerActions {
+          action
+          allowed
+          blockedCode
+          blockedReason
+        }
+        supervisionFlags {
+          ...AdminFlag
         }
       }
       pageInfo {
@@ -159,9 +165,15 @@ export const AdminTopicDocument = graphql(`
       scopeCode
       scope {
         code
+        fullCode
         name
         level
         pathName
+        ancestors {
+          code
+          fullCode
+          name
+        }
       }
       technical
       reasonRequiredForDissent
@@ -182,7 +194,16 @@ export const AdminTopicDocument = graphql(`
         position
         label
       }
-      nextStates
+      viewerActions {
+        action
+        allowed
+        blockedCode
+        blockedReason
+      }
+      earlyCloseRequest {
+        reason
+        requestedAt
+      }
       assessments {
         id
         title
@@ -211,13 +232,7 @@ export const AdminTopicDocument = graphql(`
         publishedAt
       }
       supervisionFlags {
-        id
-        outcomeVersion
-        reason
-        legalBasis
-        status
-        createdAt
-        resolvedByVersion
+        ...AdminFlag
       }
       explanations {
         id
@@ -228,6 +243,31 @@ export const AdminTopicDocument = graphql(`
         publishedAt
       }
       deadline
+      originalDeadline
+      deadlineExtensions {
+        id
+        previousDeadline
+        newDeadline
+        reason
+        extendedAt
+      }
+      decisionDueAt
+      decisionOverdue
+      quorumJustification
+      unexplainedDissenters
+      inPersonExplanations {
+        id
+        opinionId
+        explainedBy
+        explainedAt
+        place
+        response
+        note
+        recordedAt
+      }
+      record {
+        ...AdminRecordEntry
+      }
       completedAt
       overdue
       completedOnTime
@@ -247,6 +287,7 @@ export const AdminTopicDocument = graphql(`
         acknowledgedAt
         acknowledgementReference
       }
+      completedWithinExtension
     }
   }
   fragment AdminReferral on Referral {
@@ -267,6 +308,28 @@ export const AdminTopicDocument = graphql(`
     answer
     answeredAt
     topicId
+  }
+  fragment AdminRecordEntry on RecordEntry {
+    seq
+    action
+    actorRole
+    actorDivisionCode
+    reason
+    detail
+    recordedAt
+    hash
+  }
+  fragment AdminFlag on SupervisionFlag {
+    id
+    subject
+    outcomeVersion
+    reason
+    legalBasis
+    status
+    createdAt
+    resolvedByVersion
+    resolvedAt
+    resolution
   }
   fragment AdminOutcome on Outcome {
     version
@@ -379,9 +442,87 @@ export const AdminPublishProgressDocument = graphql(`
 `)
 
 export const AdminFlagOutcomeDocument = graphql(`
-  mutation AdminFlagOutcome($id: ID!, $reason: String!, $legalBasis: String!) {
-    flagOutcome(topicId: $id, reason: $reason, legalBasis: $legalBasis) {
+  mutation AdminFlagOutcome($id: ID!, $reason: String!, $legalBasis: String!, $subject: FlagSubject!) {
+    flagOutcome(topicId: $id, reason: $reason, legalBasis: $legalBasis, subject: $subject) {
       id
+    }
+  }
+`)
+
+export const AdminResolveFlagDocument = graphql(`
+  mutation AdminResolveFlag($flagId: ID!, $accept: Boolean!, $note: String!) {
+    resolveFlag(flagId: $flagId, accept: $accept, note: $note) {
+      id
+      status
+    }
+  }
+`)
+
+export const AdminRequestEarlyCloseDocument = graphql(`
+  mutation AdminRequestEarlyClose($id: ID!, $reason: String!) {
+    requestEarlyClose(topicId: $id, reason: $reason) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminCountersignEarlyCloseDocument = graphql(`
+  mutation AdminCountersignEarlyClose($id: ID!, $approve: Boolean!, $note: String) {
+    countersignEarlyClose(topicId: $id, approve: $approve, note: $note) {
+      id
+      state
+    }
+  }
+`)
+
+export const AdminExtendDeadlineDocument = graphql(`
+  mutation AdminExtendDeadline($id: ID!, $deadline: DateTime!, $reason: String!) {
+    extendDeadline(topicId: $id, deadline: $deadline, reason: $reason) {
+      id
+      newDeadline
+    }
+  }
+`)
+
+export const AdminUnexplainedOpinionsDocument = graphql(`
+  query AdminUnexplainedOpinions($id: ID!) {
+    topic(id: $id) {
+      id
+      unexplainedDissenters
+      unexplainedOpinions(first: 200) {
+        id
+        stance
+        optionId
+        reason
+        villageCode
+        village {
+          name
+        }
+        proxy
+        residentName
+        createdAt
+      }
+    }
+  }
+`)
+
+export const AdminRecordInPersonDocument = graphql(`
+  mutation AdminRecordInPerson($id: ID!, $input: InPersonExplanationInput!) {
+    recordInPersonExplanation(topicId: $id, input: $input) {
+      id
+    }
+  }
+`)
+
+export const AdminVerifyRecordDocument = graphql(`
+  query AdminVerifyRecord($id: ID!) {
+    verifyTopicRecord(topicId: $id) {
+      intact
+      entries
+      head
+      brokenAt
+      problem
     }
   }
 `)

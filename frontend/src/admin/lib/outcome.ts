@@ -9,10 +9,12 @@ export interface OutcomeForm {
   deadline: Date | null
   entrustedBy: string
   changeReason: string
+  /** Why the outcome stands although participation stayed below the quorum. */
+  quorumJustification: string
 }
 
 export function emptyOutcomeForm(): OutcomeForm {
-  return { decision: '', adoptedStance: '', adoptedOptionId: '', responsibleBody: '', deadline: null, entrustedBy: '', changeReason: '' }
+  return { decision: '', adoptedStance: '', adoptedOptionId: '', responsibleBody: '', deadline: null, entrustedBy: '', changeReason: '', quorumJustification: '' }
 }
 
 export interface OutcomeLike {
@@ -24,6 +26,15 @@ export interface OutcomeLike {
   entrustedBy?: string | null
 }
 
+/**
+ * The form for a correction: the current outcome's fields, and the
+ * deadline as it stands now (`Topic.deadline`, after any extension) — a
+ * correction keeps the deadline; only an extension moves it.
+ */
+export function correctionFormFrom(o: OutcomeLike, currentDeadline: string | null | undefined, quorumJustification?: string | null): OutcomeForm {
+  return { ...outcomeFormFrom(o), deadline: new Date(currentDeadline ?? o.deadline), quorumJustification: quorumJustification ?? '' }
+}
+
 export function outcomeFormFrom(o: OutcomeLike): OutcomeForm {
   return {
     decision: o.decision,
@@ -33,11 +44,22 @@ export function outcomeFormFrom(o: OutcomeLike): OutcomeForm {
     deadline: new Date(o.deadline),
     entrustedBy: o.entrustedBy ?? '',
     changeReason: '',
+    quorumJustification: '',
   }
 }
 
-/** field → i18n key. `correction` also needs the reason for the change. */
-export function validateOutcome(f: OutcomeForm, kind: TopicKind, correction: boolean, now: Date = new Date()): Record<string, string> {
+/**
+ * field → i18n key. `correction` also needs the reason for the change;
+ * `justificationRequired` (the server answered QUORUM_JUSTIFICATION_REQUIRED)
+ * the quorum justification.
+ */
+export function validateOutcome(
+  f: OutcomeForm,
+  kind: TopicKind,
+  correction: boolean,
+  now: Date = new Date(),
+  justificationRequired = false,
+): Record<string, string> {
   const e: Record<string, string> = {}
   if (!f.decision.trim()) e.decision = 'admin.validation.required'
   else if ([...f.decision.trim()].length > 5000) e.decision = 'admin.validation.bodyTooLong'
@@ -47,6 +69,9 @@ export function validateOutcome(f: OutcomeForm, kind: TopicKind, correction: boo
   if ((kind === 'DECISION' || kind === 'APPRAISAL') && !f.adoptedStance) e.adoptedStance = 'admin.validation.required'
   if (kind === 'CHOICE' && !f.adoptedOptionId) e.adoptedOptionId = 'admin.validation.required'
   if (correction && !f.changeReason.trim()) e.changeReason = 'admin.validation.required'
+  const why = f.quorumJustification.trim()
+  if (justificationRequired && !why) e.quorumJustification = 'admin.validation.required'
+  else if ([...why].length > 2000) e.quorumJustification = 'admin.validation.reasonTooLong'
   return e
 }
 
@@ -58,5 +83,6 @@ export function outcomeInput(f: OutcomeForm, kind: TopicKind): OutcomeInput {
     responsibleBody: f.responsibleBody.trim(),
     deadline: (f.deadline as Date).toISOString(),
     entrustedBy: f.entrustedBy.trim() || null,
+    quorumJustification: f.quorumJustification.trim() || null,
   }
 }

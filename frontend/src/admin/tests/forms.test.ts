@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { audienceInput, validateExplanation } from '../lib/explanation'
-import { emptyOutcomeForm, outcomeFormFrom, outcomeInput, validateOutcome } from '../lib/outcome'
+import { correctionFormFrom, emptyOutcomeForm, outcomeFormFrom, outcomeInput, validateOutcome } from '../lib/outcome'
 
 describe('explanation composer', () => {
   it('builds the audience input only when complete', () => {
@@ -56,7 +56,9 @@ describe('outcome form', () => {
       responsibleBody: '村委会',
       deadline: '2026-08-01T00:00:00.000Z',
       entrustedBy: null,
+      quorumJustification: null,
     })
+    expect(outcomeInput({ ...filled(), quorumJustification: ' 全村大会已表决 ' }, 'DECISION').quorumJustification).toBe('全村大会已表决')
     expect(outcomeInput({ ...filled(), adoptedOptionId: '3' }, 'CHOICE')).toMatchObject({ adoptedStance: null, adoptedOptionId: '3' })
   })
 
@@ -64,5 +66,17 @@ describe('outcome form', () => {
     const f = outcomeFormFrom({ decision: 'd', responsibleBody: 'b', deadline: '2026-08-01T00:00:00Z', adoptedStance: 'OPPOSE' })
     expect(f).toMatchObject({ decision: 'd', adoptedStance: 'OPPOSE', adoptedOptionId: '', entrustedBy: '', changeReason: '' })
     expect(f.deadline?.toISOString()).toBe('2026-08-01T00:00:00.000Z')
+  })
+
+  it('keeps the deadline as it stands (after an extension) in a correction', () => {
+    const f = correctionFormFrom({ decision: 'd', responsibleBody: 'b', deadline: '2026-08-01T00:00:00Z' }, '2026-10-01T00:00:00Z', '理由')
+    expect(f.deadline?.toISOString()).toBe('2026-10-01T00:00:00.000Z')
+    expect(f.quorumJustification).toBe('理由')
+  })
+
+  it('requires the quorum justification once the server asked for it', () => {
+    expect(validateOutcome(filled(), 'DECISION', false, NOW, true)).toEqual({ quorumJustification: 'admin.validation.required' })
+    expect(validateOutcome({ ...filled(), quorumJustification: '说明' }, 'DECISION', false, NOW, true)).toEqual({})
+    expect(validateOutcome(filled(), 'DECISION', false, NOW, false)).toEqual({})
   })
 })

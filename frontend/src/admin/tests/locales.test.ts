@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest'
 import zhCN from '../locales/zh-CN'
 import en from '../locales/en'
 import sharedZh from '@/i18n/locales/zh-CN'
+import { PROCEDURE_CODES } from '@/api/errors'
+import { DETAIL_KEYS, RECORD_ACTIONS, RECORD_ROLES } from '@/utils/record'
+import { GENERIC_KEYS } from '../lib/lifecycle'
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -59,14 +62,29 @@ describe('admin messages', () => {
   })
 
   it('has the keys built from enums', () => {
-    for (const a of ['announce', 'open', 'close', 'startImplementation', 'complete']) {
+    for (const a of ['ANNOUNCE', 'OPEN', 'CLOSE', 'START_IMPLEMENTATION', 'COMPLETE']) {
       expect(has(zhCN, `lifecycle.confirm.${a}`), a).toBe(true)
       expect(has(zhCN, `lifecycle.done.${a}`), a).toBe(true)
     }
-    for (const a of ['edit', 'announce', 'open', 'close', 'decide', 'startImplementation', 'complete', 'withdraw']) {
-      expect(has(zhCN, `lifecycle.action.${a}`), a).toBe(true)
+    // Every TopicAction of the schema has a name.
+    const schema = readFileSync(join(__dirname, '../../../../schema.graphql'), 'utf8')
+    const topicActions = schema.match(/enum TopicAction \{([^}]*)\}/)![1].match(/[A-Z_]{3,}/g)!
+    expect(topicActions.length).toBeGreaterThan(10)
+    for (const a of topicActions) expect(has(zhCN, `lifecycle.action.${a}`), a).toBe(true)
+    for (const a of ['WITHDRAW', 'REQUEST_EARLY_CLOSE']) {
+      expect(has(zhCN, `lifecycle.done.${a}`), a).toBe(true)
+      expect(has(zhCN, `lifecycle.reasonTitle.${a}`), a).toBe(true)
+      expect(has(zhCN, `lifecycle.reasonLabel.${a}`), a).toBe(true)
     }
-    expect(has(zhCN, 'lifecycle.done.withdraw')).toBe(true)
+    for (const k of GENERIC_KEYS) expect(has(zhCN, `lifecycle.blocked.${k}`), k).toBe(true)
+    for (const c of PROCEDURE_CODES) expect(has(sharedZh, `errors.procedure.${c}`), c).toBe(true)
+    for (const a of RECORD_ACTIONS) expect(has(zhCN, `record.actions.${a}`), a).toBe(true)
+    for (const r of RECORD_ROLES) expect(has(zhCN, `record.roles.${r}`), r).toBe(true)
+    for (const [k] of DETAIL_KEYS) expect(has(zhCN, `record.detail.${k}`), k).toBe(true)
+    for (const s of ['OPEN', 'CORRECTED', 'ACCEPTED', 'DISMISSED']) expect(has(zhCN, `flags.state.${s}`), s).toBe(true)
+    for (const s of ['OUTCOME', 'PROCEDURE']) expect(has(zhCN, `flags.subjects.${s}`), s).toBe(true)
+    for (const r of ['SATISFIED', 'UNSATISFIED', 'NO_ANSWER']) expect(has(zhCN, `inPerson.responses.${r}`), r).toBe(true)
+    for (const k of ['topic_withdrawn', 'topic_completed', 'deadline_extended']) expect(has(zhCN, `outbox.kinds.${k}`), k).toBe(true)
     for (const k of ['ALL_DISSENTERS', 'DIVISION', 'OPINIONS', 'UNSATISFIED']) expect(has(zhCN, `explain.kind.${k}`)).toBe(true)
     for (const s of ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'SKIPPED', 'HELD', 'DIGESTED']) expect(has(zhCN, `outbox.state.${s}`)).toBe(true)
   })
@@ -97,7 +115,7 @@ describe('admin messages', () => {
     const broken: string[] = []
     try {
       for (const key of leaves(locale === 'zh-CN' ? zhCN : en)) {
-        const out = i18n.global.t(`admin.${key}`, { n: 1, name: 'x', title: 'x', reason: 'x', time: 'x', v: 2, k: 5, onTime: 1, late: 0, explained: 1, dissenters: 2, satisfied: 1, unsatisfied: 0 }, { locale })
+        const out = i18n.global.t(`admin.${key}`, { n: 1, name: 'x', title: 'x', reason: 'x', time: 'x', v: 2, k: 5, onTime: 1, late: 0, explained: 1, dissenters: 2, satisfied: 1, unsatisfied: 0, action: 'x', label: 'x', value: 'x', percent: 10 }, { locale })
         if (!out || out === `admin.${key}`) broken.push(key)
       }
     } finally {

@@ -44,6 +44,16 @@ const en: typeof zhCN = {
     INTERNAL: 'Something went wrong on the server. Please try again later.',
     NETWORK: 'No connection. Please check your network and try again.',
     UNKNOWN: 'Something went wrong. Please try again later.',
+    procedure: {
+      OPENS_AT_NOT_REACHED: 'It is not yet time to open: the topic opens by itself at its opening time.',
+      ASSESSMENT_REQUIRED: 'A technical topic opens only after an expert or third-party assessment is published.',
+      EARLY_CLOSE_NEEDS_COUNTERSIGNATURE: 'The closing time has not come: an early close needs a public reason and a supervisor’s countersignature.',
+      CORRECTION_NEEDS_FLAG: 'An outcome is corrected only in answer to a supervisor’s flag.',
+      CORRECTION_REQUIRED: 'Correct the outcome first.',
+      DISSENTERS_NOT_EXPLAINED: 'Some residents who disagreed have had no explanation: explain online, or record an explanation given in person.',
+      OPEN_SUPERVISION_FLAG: 'A supervisor’s flag is still open: a supervisor must accept the correction or dismiss it.',
+      QUORUM_JUSTIFICATION_REQUIRED: 'Participation stayed below the quorum: say publicly why this outcome stands.',
+    },
     field: {
       email: 'This email address is not valid or is already registered.',
       password: 'The password is too short or too easy to guess: at least 8 characters, uncommon words and numbers.',

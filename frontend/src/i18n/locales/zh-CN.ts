@@ -46,6 +46,16 @@ export default {
     INTERNAL: '服务器出错了，请稍后再试',
     NETWORK: '网络连接失败，请检查网络后再试',
     UNKNOWN: '出错了，请稍后再试',
+    procedure: {
+      OPENS_AT_NOT_REACHED: '还没到开始征集的时间：到时会自动开始',
+      ASSESSMENT_REQUIRED: '技术性事项须先发布专家或第三方论证评估，才能开始征集',
+      EARLY_CLOSE_NEEDS_COUNTERSIGNATURE: '还没到截止时间：提前截止须说明理由并由监督员会签',
+      CORRECTION_NEEDS_FLAG: '协商意见只在监督员提出纠正意见后才能更正',
+      CORRECTION_REQUIRED: '须先更正协商意见',
+      DISSENTERS_NOT_EXPLAINED: '还有持不同意见的居民没有得到解释：请在网上解释，或记录当面解释',
+      OPEN_SUPERVISION_FLAG: '还有未处理的监督意见：须由监督员接受更正或驳回',
+      QUORUM_JUSTIFICATION_REQUIRED: '参与率未达到最低要求：请公开说明这一协商意见为什么仍然成立',
+    },
     field: {
       email: '邮箱地址有误，或已被注册',
       password: '密码太短或太简单：至少 8 位，请用不常见的词语、数字组合',
