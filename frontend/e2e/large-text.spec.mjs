@@ -215,6 +215,8 @@ const visitorPages = [
   ['explanation-visitor', () => `/explanations/${ids.explanation}`, text('取暖费将按面积分档。')],
   ['suggestions-visitor', '/suggestions', text('希望在村小学门口设置减速带')],
   ['settings-visitor', '/settings', text('简体中文')],
+  ['board-township', `/board/${TOWNSHIP}`, heading('夏官营镇公开栏')],
+  ['board-village', `/board/${VILLAGE}`, (p) => p.locator('h1').first().waitFor()],
   ['not-found', '/no-such-page', (p) => p.locator('#nf-title').waitFor()],
 ]
 for (const [name, path, ready] of visitorPages) {

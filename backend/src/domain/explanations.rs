@@ -656,7 +656,7 @@ pub async fn unexplained_opinions(
     actor: &Actor,
     topic_id: i64,
     first: u64,
-) -> Result<Vec<opinions::Model>> {
+) -> Result<Vec<super::opinions::OpinionRow>> {
     let db = svc.db.reader();
     let topic = topics::get(db, topic_id).await?;
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
@@ -664,7 +664,7 @@ pub async fn unexplained_opinions(
         return Ok(Vec::new());
     };
     let backend = db.get_database_backend();
-    Ok(opinions::Entity::find()
+    let rows = opinions::Entity::find()
         .from_raw_sql(Statement::from_string(
             backend,
             format!(
@@ -673,7 +673,9 @@ pub async fn unexplained_opinions(
             ),
         ))
         .all(db)
-        .await?)
+        .await?;
+    let identities = topics::secrecy::identities_visible(db, &topic, actor).await?;
+    super::opinions::with_names(db, rows, identities).await
 }
 
 /// How a resident received a face-to-face explanation.

@@ -1172,6 +1172,19 @@ pub async fn list(
             query.all(db).await?
         }
     };
+    with_names(db, rows, identities).await
+}
+
+/// `rows` with the name of who gave each, when `identities` (the viewer may
+/// see them: see [`topics::secrecy::identities_visible`]); else nameless.
+///
+/// # Errors
+/// Database errors.
+pub async fn with_names(
+    db: &impl ConnectionTrait,
+    rows: Vec<Opinion>,
+    identities: bool,
+) -> Result<Vec<OpinionRow>> {
     let ids: Vec<i32> = if identities {
         rows.iter().filter_map(|o| o.user_id).collect()
     } else {

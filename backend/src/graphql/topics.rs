@@ -368,9 +368,9 @@ impl Topic {
         )
         .await?
         .into_iter()
-        .map(|o| Opinion {
-            opinion: o,
-            resident_name: None,
+        .map(|r| Opinion {
+            opinion: r.opinion,
+            resident_name: r.resident_name,
         })
         .collect())
     }

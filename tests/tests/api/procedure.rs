@@ -509,12 +509,16 @@ async fn dissenters_recorded_by_proxy_are_explained_face_to_face_before_completi
     let staff = app
         .ok(
             token,
-            "query($id: ID!) { topic(id: $id) { unexplainedDissenters unexplainedOpinions { id } } }",
+            "query($id: ID!) { topic(id: $id) { unexplainedDissenters unexplainedOpinions { id residentName } } }",
             json!({ "id": id }),
         )
         .await;
     assert_eq!(staff["topic"]["unexplainedDissenters"], 1);
     assert_eq!(staff["topic"]["unexplainedOpinions"][0]["id"], proxy);
+    assert_eq!(
+        staff["topic"]["unexplainedOpinions"][0]["residentName"],
+        "赵奶奶"
+    );
     // The public sees no such list.
     let public = app
         .ok(

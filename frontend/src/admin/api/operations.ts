@@ -177,6 +177,7 @@ export const AdminTopicDocument = graphql(`
       }
       technical
       reasonRequiredForDissent
+      secret
       quorumPercent
       eligibility
       noticeAt

@@ -13,6 +13,7 @@ export interface TopicForm {
   scopeCode: string
   technical: boolean
   reasonRequiredForDissent: boolean
+  secret: boolean
   /** Empty string: no quorum. */
   quorumPercent: number | null
   eligibility: TopicEligibility
@@ -40,6 +41,7 @@ export function emptyTopicForm(scopeCode = ''): TopicForm {
     scopeCode,
     technical: false,
     reasonRequiredForDissent: false,
+    secret: false,
     quorumPercent: null,
     eligibility: 'RESIDENTS',
     stakeholders: '',
@@ -58,6 +60,7 @@ export interface TopicLike {
   scopeCode: string
   technical: boolean
   reasonRequiredForDissent: boolean
+  secret: boolean
   quorumPercent?: number | null
   eligibility: TopicEligibility
   options: ReadonlyArray<{ label: string; position: number }>
@@ -78,6 +81,7 @@ export function formFromTopic(t: TopicLike): TopicForm {
     scopeCode: t.scopeCode,
     technical: t.technical,
     reasonRequiredForDissent: t.reasonRequiredForDissent,
+    secret: t.secret,
     quorumPercent: t.quorumPercent ?? null,
     eligibility: t.eligibility,
     stakeholders: '',
@@ -144,6 +148,7 @@ export function topicInput(f: TopicForm): TopicInput {
     scopeCode: f.scopeCode,
     technical: f.technical,
     reasonRequiredForDissent: f.reasonRequiredForDissent,
+    secret: f.secret,
     quorumPercent: f.quorumPercent ?? null,
     eligibility: f.eligibility,
     noticeAt: f.noticeAt?.toISOString() ?? null,

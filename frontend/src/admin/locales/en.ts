@@ -113,6 +113,7 @@ const en: typeof zhCN = {
     quorumHint: 'Leave empty for none',
     technical: 'Technical matter (an expert or third-party assessment is needed before opening)',
     reasonRequired: 'Those who disagree must give a reason',
+    secret: 'Secret: nobody sees who said what, nor the tallies before closing (appraisals always are)',
     noticeAt: 'Announce automatically at',
     noticeHint: 'Empty: announce by hand',
     opensAt: 'Opens',

@@ -111,6 +111,7 @@ const zhCN = {
     quorumHint: '不填则不设门槛',
     technical: '技术性事项（须先有专家或第三方论证评估才能开始征集）',
     reasonRequired: '不同意时须写明理由',
+    secret: '秘密评议：任何人不可见谁发表了何种意见，截止前不公开统计（民主评议总是秘密的）',
     noticeAt: '自动预告时间',
     noticeHint: '不填则手动发布预告',
     opensAt: '开始征集',

@@ -86,6 +86,7 @@ describe('topic form', () => {
       scopeCode: '620123',
       technical: true,
       reasonRequiredForDissent: false,
+      secret: true,
       quorumPercent: null,
       eligibility: 'RESIDENTS',
       options: [
@@ -95,6 +96,8 @@ describe('topic form', () => {
       opensAt: '2026-05-02T00:00:00Z',
     })
     expect(f.options).toEqual(['a', 'b'])
+    expect(f.secret).toBe(true)
+    expect(topicInput(f).secret).toBe(true)
     expect(f.opensAt?.toISOString()).toBe('2026-05-02T00:00:00.000Z')
     expect(f.closesAt).toBeNull()
   })
