@@ -1,5 +1,22 @@
 //! The GraphQL API: thin resolvers over the domain layer.
 
+/// `From` both ways between a GraphQL enum and the domain enum it mirrors,
+/// variant by variant.
+macro_rules! mirror_enum {
+    ($gql:ident <=> $domain:path { $($variant:ident),+ $(,)? }) => {
+        impl From<$gql> for $domain {
+            fn from(v: $gql) -> Self {
+                match v { $($gql::$variant => Self::$variant),+ }
+            }
+        }
+        impl From<$domain> for $gql {
+            fn from(v: $domain) -> Self {
+                match v { $(<$domain>::$variant => Self::$variant),+ }
+            }
+        }
+    };
+}
+
 mod accounts;
 pub mod context;
 mod divisions;

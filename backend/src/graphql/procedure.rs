@@ -123,23 +123,7 @@ pub enum FlagSubject {
     Procedure,
 }
 
-impl From<FlagSubject> for DomainSubject {
-    fn from(s: FlagSubject) -> Self {
-        match s {
-            FlagSubject::Outcome => Self::Outcome,
-            FlagSubject::Procedure => Self::Procedure,
-        }
-    }
-}
-
-impl From<DomainSubject> for FlagSubject {
-    fn from(s: DomainSubject) -> Self {
-        match s {
-            DomainSubject::Outcome => Self::Outcome,
-            DomainSubject::Procedure => Self::Procedure,
-        }
-    }
-}
+mirror_enum!(FlagSubject <=> DomainSubject { Outcome, Procedure });
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum InPersonResponse {
@@ -149,25 +133,7 @@ pub enum InPersonResponse {
     NoAnswer,
 }
 
-impl From<InPersonResponse> for DomainResponse {
-    fn from(r: InPersonResponse) -> Self {
-        match r {
-            InPersonResponse::Satisfied => Self::Satisfied,
-            InPersonResponse::Unsatisfied => Self::Unsatisfied,
-            InPersonResponse::NoAnswer => Self::NoAnswer,
-        }
-    }
-}
-
-impl From<DomainResponse> for InPersonResponse {
-    fn from(r: DomainResponse) -> Self {
-        match r {
-            DomainResponse::Satisfied => Self::Satisfied,
-            DomainResponse::Unsatisfied => Self::Unsatisfied,
-            DomainResponse::NoAnswer => Self::NoAnswer,
-        }
-    }
-}
+mirror_enum!(InPersonResponse <=> DomainResponse { Satisfied, Unsatisfied, NoAnswer });
 
 #[derive(InputObject)]
 pub struct InPersonExplanationInput {
@@ -484,31 +450,12 @@ pub enum TopicAction {
     RevealSecret,
 }
 
-impl From<actions::TopicAction> for TopicAction {
-    fn from(a: actions::TopicAction) -> Self {
-        use actions::TopicAction as A;
-        match a {
-            A::Edit => Self::Edit,
-            A::Announce => Self::Announce,
-            A::Open => Self::Open,
-            A::Close => Self::Close,
-            A::RequestEarlyClose => Self::RequestEarlyClose,
-            A::CountersignEarlyClose => Self::CountersignEarlyClose,
-            A::Withdraw => Self::Withdraw,
-            A::PublishOutcome => Self::PublishOutcome,
-            A::StartImplementation => Self::StartImplementation,
-            A::PublishProgress => Self::PublishProgress,
-            A::Complete => Self::Complete,
-            A::ExtendDeadline => Self::ExtendDeadline,
-            A::CorrectOutcome => Self::CorrectOutcome,
-            A::FlagOutcome => Self::FlagOutcome,
-            A::FlagProcedure => Self::FlagProcedure,
-            A::ResolveFlag => Self::ResolveFlag,
-            A::RecordInPersonExplanation => Self::RecordInPersonExplanation,
-            A::RevealSecret => Self::RevealSecret,
-        }
-    }
-}
+mirror_enum!(TopicAction <=> actions::TopicAction {
+    Edit, Announce, Open, Close, RequestEarlyClose, CountersignEarlyClose, Withdraw,
+    PublishOutcome, StartImplementation, PublishProgress, Complete, ExtendDeadline,
+    CorrectOutcome, FlagOutcome, FlagProcedure, ResolveFlag, RecordInPersonExplanation,
+    RevealSecret,
+});
 
 /// An action the viewer is offered: allowed now, or blocked with the code
 /// and message the mutation would answer.

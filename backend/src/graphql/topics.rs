@@ -16,21 +16,6 @@ use crate::domain::{divisions, results, Services};
 use crate::error::Error;
 use crate::events::Event;
 
-macro_rules! mirror_enum {
-    ($gql:ident <=> $domain:path { $($variant:ident),+ $(,)? }) => {
-        impl From<$gql> for $domain {
-            fn from(v: $gql) -> Self {
-                match v { $($gql::$variant => Self::$variant),+ }
-            }
-        }
-        impl From<$domain> for $gql {
-            fn from(v: $domain) -> Self {
-                match v { $(<$domain>::$variant => Self::$variant),+ }
-            }
-        }
-    };
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum TopicKind {
     /// Support, oppose or abstain.
