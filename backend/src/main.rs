@@ -210,7 +210,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .map_err(domain_error)?;
             let bytes = if format == "csv" {
-                yishi::report::to_csv(&report)?
+                yishi::report::to_csv(&report, &locale)?
             } else {
                 yishi::report::to_html(&report, &locale)?.into_bytes()
             };

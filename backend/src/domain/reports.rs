@@ -47,6 +47,58 @@ pub struct Report {
     pub flags: Vec<outcomes::Flag>,
     pub coverage: Option<explanations::Coverage>,
     pub generated_at: String,
+    /// The deadline the first outcome set, when extensions moved it since.
+    pub original_deadline: Option<String>,
+    pub extensions: Vec<ExtensionLine>,
+    pub quorum_justification: Option<String>,
+    pub assessments: Vec<AssessmentLine>,
+    pub meetings: Vec<MeetingLine>,
+    /// Every explanation with the answers it got (never a name).
+    pub explanations: Vec<ExplanationLine>,
+    /// Explanations given face to face.
+    pub explained_in_person: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtensionLine {
+    pub previous_deadline: String,
+    pub new_deadline: String,
+    pub reason: String,
+    pub extended_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssessmentLine {
+    pub title: String,
+    pub body: String,
+    /// The third-party body, or none for an expert's own.
+    pub body_name: Option<String>,
+    pub published_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingLine {
+    pub held_at: String,
+    pub place: String,
+    pub attendees: i32,
+    pub minutes: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplanationLine {
+    pub published_at: String,
+    /// `all`, `division`, `opinions` or `unsatisfied`.
+    pub audience: String,
+    pub body: String,
+    pub recipients: i32,
+    pub replies: Vec<ReplyLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyLine {
+    pub satisfied: bool,
+    pub comment: Option<String>,
+    pub replied_at: String,
 }
 
 impl Actor {
@@ -149,7 +201,65 @@ pub async fn build(
                 .0,
         )
     };
+    let mut explanation_lines = Vec::new();
+    for seen in explanations::of_topic(svc, Some(actor), &topic).await? {
+        let e = seen.explanation;
+        let replies = explanations::replies(svc, actor, e.id)
+            .await?
+            .into_iter()
+            .map(|r| ReplyLine {
+                satisfied: r.satisfied,
+                comment: r.comment,
+                replied_at: r.replied_at.to_rfc3339(),
+            })
+            .collect();
+        explanation_lines.push(ExplanationLine {
+            published_at: e.published_at.to_rfc3339(),
+            audience: e.audience,
+            body: e.body,
+            recipients: e.recipients,
+            replies,
+        });
+    }
+    let extensions = outcomes::extensions(db, topic_id).await?;
     Ok(Report {
+        original_deadline: outcomes::original_deadline(&topic)
+            .filter(|_| !extensions.is_empty())
+            .map(|d| d.to_rfc3339()),
+        extensions: extensions
+            .into_iter()
+            .map(|x| ExtensionLine {
+                previous_deadline: x.previous_deadline.to_rfc3339(),
+                new_deadline: x.new_deadline.to_rfc3339(),
+                reason: x.reason,
+                extended_at: x.extended_at.to_rfc3339(),
+            })
+            .collect(),
+        quorum_justification: topic.quorum_justification.clone(),
+        assessments: topics::records::assessments_of(db, topic_id)
+            .await?
+            .into_iter()
+            .map(|a| AssessmentLine {
+                title: a.title,
+                body: a.body,
+                body_name: a.body_name,
+                published_at: a.published_at.to_rfc3339(),
+            })
+            .collect(),
+        meetings: topics::records::meetings_of(db, topic_id)
+            .await?
+            .into_iter()
+            .map(|m| MeetingLine {
+                held_at: m.held_at.to_rfc3339(),
+                place: m.place,
+                attendees: m.attendees,
+                minutes: m.minutes,
+            })
+            .collect(),
+        explanations: explanation_lines,
+        explained_in_person: explanations::in_person_of_topic(svc, actor, topic_id)
+            .await?
+            .len(),
         topic_id,
         title: topic.title.clone(),
         body: topic.body.clone(),

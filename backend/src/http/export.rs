@@ -90,7 +90,7 @@ pub async fn report(
         match file.as_str() {
             "report.csv" => Ok((
                 "text/csv; charset=utf-8",
-                crate::report::to_csv(&report).map_err(Error::internal)?,
+                crate::report::to_csv(&report, locale).map_err(Error::internal)?,
             )),
             "report.html" => Ok((
                 "text/html; charset=utf-8",

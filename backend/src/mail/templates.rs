@@ -253,8 +253,14 @@ const CHINA: i32 = 8 * 3600;
 
 /// `{{ opens_at | when(locale) }}`: an RFC 3339 instant in China time.
 fn when(raw: String, locale: String) -> String {
-    let Ok(at) = DateTime::parse_from_rfc3339(&raw) else {
-        return raw;
+    china_time(&raw, &locale)
+}
+
+/// An RFC 3339 instant in China time, as `locale` writes dates (emails and
+/// reports alike); anything else as it is.
+pub fn china_time(raw: &str, locale: &str) -> String {
+    let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
+        return raw.to_owned();
     };
     let at = at.with_timezone(&FixedOffset::east_opt(CHINA).expect("valid offset"));
     if locale == "en" {

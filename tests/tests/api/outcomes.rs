@@ -884,8 +884,21 @@ async fn the_report_and_the_dashboard_sum_up_the_topic(backend: Backend) {
         "夏官营镇人民政府",
         "榆中县农业农村局",
         "持不同意见人数",
+        // In words and China time, with what was explained and answered.
+        "已形成协商意见",
+        "<th>赞成</th>",
+        "<th>反对</th>",
+        "（北京时间）",
+        "解释说明内容与居民答复",
+        "组织单位（盖章）",
     ] {
-        assert!(html.contains(expected), "missing {expected}");
+        assert!(html.contains(expected), "missing {expected}:\n{html}");
+    }
+    for code in ["decided", "support", "oppose", "+00:00"] {
+        assert!(
+            !html.contains(&format!(">{code}<")) && !html.contains(code),
+            "{code} shown as a code"
+        );
     }
     let english = app
         .client
@@ -906,9 +919,20 @@ async fn the_report_and_the_dashboard_sum_up_the_topic(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let csv = csv.text().await.unwrap();
+    let csv = csv.bytes().await.unwrap();
+    // A BOM, so Excel and WPS on Chinese Windows read it as UTF-8.
+    assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let csv = String::from_utf8(csv.to_vec()).unwrap();
     assert!(
         csv.contains(&format!("{},过店子村委会,2,", codes::GUODIANZI)),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("区划代码,区划,参与人数,应参与人数,参与率,赞成,反对"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("已形成协商意见") && csv.contains("（北京时间）"),
         "{csv}"
     );
     let denied = app
