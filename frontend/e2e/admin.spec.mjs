@@ -357,6 +357,27 @@ step('explains the outcome to the dissenters with a preview of its recipients', 
   await mail.waitFor((m) => m.to.includes('resident3@yishi.example') && /\/explanations\//.test(m.text))
 })
 
+step('reads what a dissenter answered and follows that one answer up', async () => {
+  const [received] = (await app.gql('{ myExplanations { id } }', {}, tokens.resident2)).myExplanations
+  await app.gql(
+    'mutation($id: ID!) { replyToExplanation(id: $id, reply: UNSATISFIED, comment: "取暖费还是太贵，希望再降一点。") { myReply } }',
+    { id: received.id },
+    tokens.resident2,
+  )
+  await page.reload()
+  await page.getByRole('tab', { name: '解释说明' }).click()
+  const item = page.locator('.el-timeline-item', { hasText: EXPLANATION })
+  await item.locator('summary', { hasText: '居民答复' }).click()
+  await item.getByText('共 1 条答复，其中不满意 1 条').waitFor()
+  await item.getByText('取暖费还是太贵，希望再降一点。').waitFor()
+  // No name: the organiser follows the answer up, the system routes it.
+  const { me } = await app.gql('{ me { displayName } }', {}, tokens.resident2)
+  assert.ok(!(await item.innerText()).includes(me.displayName), 'no resident name beside an answer')
+  await item.getByRole('button', { name: '单独再次说明' }).click()
+  await page.getByTestId('explain-preview').getByText('将送达 1 位居民').waitFor()
+  await screenshot(page, 'admin-09b-replies')
+})
+
 step('records the explanation given in person to the dissent recorded at the meeting', async () => {
   await page.reload()
   const pending = page.getByTestId('unexplained')

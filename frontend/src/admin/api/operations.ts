@@ -1021,3 +1021,15 @@ export const AdminAcknowledgeEntrustedReportDocument = graphql(`
     }
   }
 `)
+
+export const AdminExplanationRepliesDocument = graphql(`
+  query AdminExplanationReplies($id: ID!) {
+    explanationReplies(explanationId: $id) {
+      satisfied
+      comment
+      repliedAt
+      villageCode
+      opinionId
+    }
+  }
+`)

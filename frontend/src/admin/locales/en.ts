@@ -389,6 +389,14 @@ const en: typeof zhCN = {
     noExtensions: 'Never extended',
     laterThanCurrent: 'Must be after the current deadline and after now',
   },
+  replies: {
+    show: 'Residents\' answers',
+    summary: '{n} answers, {unsatisfied} unsatisfied',
+    satisfied: 'Satisfied',
+    unsatisfied: 'Unsatisfied',
+    followUp: 'Follow up this one',
+    followUpAll: 'Follow up all still unsatisfied',
+  },
   inPerson: {
     pendingTitle: 'Dissenters not yet explained to',
     gate: '{n} residents who disagreed have had no explanation; the topic can be marked completed only once everyone has. Opinions recorded at a meeting can only be explained face to face and recorded here.',

@@ -387,6 +387,14 @@ const zhCN = {
     noExtensions: '没有延期',
     laterThanCurrent: '须晚于现行期限和现在',
   },
+  replies: {
+    show: '居民答复',
+    summary: '共 {n} 条答复，其中不满意 {unsatisfied} 条',
+    satisfied: '满意',
+    unsatisfied: '不满意',
+    followUp: '单独再次说明',
+    followUpAll: '向仍不满意者再次说明',
+  },
   inPerson: {
     pendingTitle: '尚未解释的持不同意见者',
     gate: '还有 {n} 位持不同意见的居民没有得到解释；全部解释后才能标记落实完成。会上代录的意见只能当面解释并在这里记录。',
