@@ -503,7 +503,7 @@ async fn cells_that_would_run_as_formulas_are_neutralised_in_both_csv_files(back
     .await;
     assert_eq!(status, 200);
     let rows = read_csv(&bytes);
-    assert_eq!(rows[0], ["topic", &topic, &format!("'{title}")]);
+    assert_eq!(rows[0], ["议题", &topic, &format!("'{title}")]);
     // Numbers stay numbers.
     let overall = rows.iter().find(|r| r[0] == codes::XIAGUANYING).unwrap();
     assert_eq!(overall[2], hostile.len().to_string());
