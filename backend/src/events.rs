@@ -52,13 +52,11 @@ const RESULTS_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// Opinions changed the tallies of a topic.
+    /// Opinions changed the tallies of a topic, or approvals its eligible
+    /// base.
     TopicResultsChanged { topic_id: i64 },
     /// A topic moved to another state.
     TopicStateChanged { topic_id: i64, state: String },
-    /// Residents became or stopped being eligible for an announced or open
-    /// topic (residency approved or ended): its eligible counts moved.
-    TopicEligibleChanged { topic_id: i64 },
     /// Sessions were signed out: their access tokens must be refused at
     /// once on every instance (see `auth::revocation`).
     SessionsRevoked { sessions: Vec<String> },
@@ -362,9 +360,9 @@ mod tests {
 
     fn topic_of(event: &Event) -> i64 {
         match event {
-            Event::TopicResultsChanged { topic_id }
-            | Event::TopicStateChanged { topic_id, .. }
-            | Event::TopicEligibleChanged { topic_id } => *topic_id,
+            Event::TopicResultsChanged { topic_id } | Event::TopicStateChanged { topic_id, .. } => {
+                *topic_id
+            }
             Event::SessionsRevoked { .. } => -1,
         }
     }

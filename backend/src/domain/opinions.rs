@@ -1128,10 +1128,10 @@ pub async fn list(
     actor.require(Action::ReadOpinions, &topic.scope_code)?;
     // Counting the list would tell a sealed tally.
     topics::secrecy::require_unsealed(&topic)?;
-    let identities = topics::secrecy::identities_visible(db, &topic, actor).await?;
     if first.is_some_and(|n| n == 0 || n > 500) {
         return Err(Error::bad_input("first", "must be between 1 and 500"));
     }
+    let identities = topics::secrecy::identities_visible(db, &topic, actor).await?;
     let mut cond = Condition::all().add(opinions::Column::TopicId.eq(topic_id));
     if !filter.choices.is_empty() {
         cond = cond.add(opinions::Column::Choice.is_in(filter.choices.clone()));

@@ -397,13 +397,7 @@ pub async fn extend_deadline(
     new_deadline: DateTime<Utc>,
     reason: &str,
 ) -> Result<Extension> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 2_000 {
-        return Err(Error::bad_input(
-            "reason",
-            "give a public reason of 1 to 2000 characters",
-        ));
-    }
+    let reason = &lifecycle::public_reason("reason", reason)?;
     let now = svc.now();
     let txn = svc.db.begin().await?;
     let topic = topics::get(&txn, topic_id).await?;

@@ -164,10 +164,7 @@ impl TallyCache {
             loop {
                 match remote.recv().await {
                     Ok(Event::TopicResultsChanged { topic_id }) => cache.mark_stale(topic_id),
-                    Ok(
-                        Event::TopicStateChanged { topic_id, .. }
-                        | Event::TopicEligibleChanged { topic_id },
-                    ) => cache.forget(topic_id),
+                    Ok(Event::TopicStateChanged { topic_id, .. }) => cache.forget(topic_id),
                     Ok(Event::SessionsRevoked { .. }) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         cache.mark_all_stale()

@@ -17,14 +17,7 @@ pub enum ReferralSourceKind {
     Suggestion,
 }
 
-impl From<SourceKind> for ReferralSourceKind {
-    fn from(k: SourceKind) -> Self {
-        match k {
-            SourceKind::Topic => Self::Topic,
-            SourceKind::Suggestion => Self::Suggestion,
-        }
-    }
-}
+mirror_enum!(ReferralSourceKind <=> SourceKind { Topic, Suggestion });
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ReferralStatus {
@@ -34,25 +27,7 @@ pub enum ReferralStatus {
     Declined,
 }
 
-impl From<referrals::Status> for ReferralStatus {
-    fn from(s: referrals::Status) -> Self {
-        match s {
-            referrals::Status::Pending => Self::Pending,
-            referrals::Status::Accepted => Self::Accepted,
-            referrals::Status::Declined => Self::Declined,
-        }
-    }
-}
-
-impl From<ReferralStatus> for referrals::Status {
-    fn from(s: ReferralStatus) -> Self {
-        match s {
-            ReferralStatus::Pending => Self::Pending,
-            ReferralStatus::Accepted => Self::Accepted,
-            ReferralStatus::Declined => Self::Declined,
-        }
-    }
-}
+mirror_enum!(ReferralStatus <=> referrals::Status { Pending, Accepted, Declined });
 
 /// A topic or suggestion referred to the division directly above. Public:
 /// who referred or answered is on the topic's record as a role and a

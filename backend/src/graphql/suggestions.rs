@@ -22,27 +22,7 @@ pub enum SuggestionStatus {
     Referred,
 }
 
-impl From<suggestions::Status> for SuggestionStatus {
-    fn from(s: suggestions::Status) -> Self {
-        match s {
-            suggestions::Status::Open => Self::Open,
-            suggestions::Status::Adopted => Self::Adopted,
-            suggestions::Status::Declined => Self::Declined,
-            suggestions::Status::Referred => Self::Referred,
-        }
-    }
-}
-
-impl From<SuggestionStatus> for suggestions::Status {
-    fn from(s: SuggestionStatus) -> Self {
-        match s {
-            SuggestionStatus::Open => Self::Open,
-            SuggestionStatus::Adopted => Self::Adopted,
-            SuggestionStatus::Declined => Self::Declined,
-            SuggestionStatus::Referred => Self::Referred,
-        }
-    }
-}
+mirror_enum!(SuggestionStatus <=> suggestions::Status { Open, Adopted, Declined, Referred });
 
 /// A topic suggested by a resident. Public; who supported it is not.
 pub struct Suggestion(pub suggestions::Suggestion);

@@ -1211,7 +1211,7 @@ impl TopicsSubscription {
             let mut last_push = tokio::time::Instant::now();
             loop {
                 match events.recv().await {
-                    Ok(Event::TopicResultsChanged { topic_id } | Event::TopicStateChanged { topic_id, .. } | Event::TopicEligibleChanged { topic_id }) if topic_id == id => {}
+                    Ok(Event::TopicResultsChanged { topic_id } | Event::TopicStateChanged { topic_id, .. }) if topic_id == id => {}
                     Ok(_) => continue,
                     // Missed some events: the results are re-read anyway.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

@@ -38,6 +38,9 @@ export const PROCEDURE_CODES = [
   'DISSENTERS_NOT_EXPLAINED',
   'OPEN_SUPERVISION_FLAG',
   'QUORUM_JUSTIFICATION_REQUIRED',
+  'TALLIES_SEALED',
+  'NOT_ENTRUSTED',
+  'REPORT_NOT_SUBMITTED',
 ] as const
 export type ProcedureCode = (typeof PROCEDURE_CODES)[number]
 
@@ -172,6 +175,9 @@ export function errorMessage(err: unknown, t: Translate, te?: Exists): string {
     case 'DISSENTERS_NOT_EXPLAINED':
     case 'OPEN_SUPERVISION_FLAG':
     case 'QUORUM_JUSTIFICATION_REQUIRED':
+    case 'TALLIES_SEALED':
+    case 'NOT_ENTRUSTED':
+    case 'REPORT_NOT_SUBMITTED':
       return t(`errors.procedure.${e.code}`)
     default:
       return t('errors.UNKNOWN')

@@ -69,6 +69,13 @@ pub async fn offered(
     let Some(state) = State::parse(&topic.state) else {
         return Ok(Vec::new());
     };
+    // Asked once: the organiser's corrections and the supervisor's flags
+    // both depend on them.
+    let flags = if manages || supervises {
+        outcomes::unresolved_flags(db, topic.id).await?
+    } else {
+        Vec::new()
+    };
     let mut offers = Vec::new();
     if manages {
         match state {
@@ -109,7 +116,6 @@ pub async fn offered(
         if matches!(state, State::Decided | State::Implementing) {
             offers.push(offer(TopicAction::PublishProgress, Ok(())));
             offers.push(offer(TopicAction::ExtendDeadline, Ok(())));
-            let flags = outcomes::unresolved_flags(db, topic.id).await?;
             let answerable = flags.iter().any(|f| {
                 f.subject == FlagSubject::Outcome.as_str() && f.status == FlagStatus::Open.as_str()
             });
@@ -142,7 +148,6 @@ pub async fn offered(
                 lifecycle::early_close_countersignable(topic, actor),
             ));
         }
-        let flags = outcomes::unresolved_flags(db, topic.id).await?;
         let standing = |subject: FlagSubject| flags.iter().any(|f| f.subject == subject.as_str());
         if outcomes::current(db, topic.id).await?.is_some() {
             offers.push(offer(

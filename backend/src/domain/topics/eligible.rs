@@ -217,12 +217,13 @@ fn takes_live_base(state: &str) -> bool {
 }
 
 /// After the commit: every instance reads the moved bases again (the tally
-/// caches hold `eligible` per village), and live results are pushed.
+/// caches hold `eligible` per village), and live results are pushed — the
+/// same announcement a moved counter makes, batched the same way.
 pub async fn announce_moved(svc: &Services, moved: MovedBases) {
     for topic_id in moved.0 {
         svc.tallies.forget(topic_id);
         svc.events
-            .publish(Event::TopicEligibleChanged { topic_id })
+            .publish(Event::TopicResultsChanged { topic_id })
             .await;
     }
 }

@@ -449,6 +449,25 @@ pub async fn close(svc: &Services, trigger: Trigger<'_>, id: i64) -> Result<Topi
     .await
 }
 
+/// The columns that hold a waiting early close, emptied: on closing, and
+/// when a supervisor declines.
+fn no_early_close_request() -> [(topics::Column, sea_orm::Value); 3] {
+    [
+        (
+            topics::Column::EarlyCloseReason,
+            Option::<String>::None.into(),
+        ),
+        (
+            topics::Column::EarlyCloseRequestedBy,
+            Option::<i32>::None.into(),
+        ),
+        (
+            topics::Column::EarlyCloseRequestedAt,
+            Option::<DateTime<Utc>>::None.into(),
+        ),
+    ]
+}
+
 async fn close_now(
     svc: &Services,
     txn: DatabaseTransaction,
@@ -463,21 +482,9 @@ async fn close_now(
         topic,
         from,
         State::Closed,
-        vec![
-            (topics::Column::ClosedAt, now.into()),
-            (
-                topics::Column::EarlyCloseReason,
-                Option::<String>::None.into(),
-            ),
-            (
-                topics::Column::EarlyCloseRequestedBy,
-                Option::<i32>::None.into(),
-            ),
-            (
-                topics::Column::EarlyCloseRequestedAt,
-                Option::<DateTime<Utc>>::None.into(),
-            ),
-        ],
+        std::iter::once((topics::Column::ClosedAt, now.into()))
+            .chain(no_early_close_request())
+            .collect(),
         now,
     )
     .await?;
@@ -495,7 +502,11 @@ async fn close_now(
     .await
 }
 
-fn public_reason(field: &'static str, reason: &str) -> Result<String> {
+/// A reason the public will read beside an exception: 1 to 2000 characters.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `field` otherwise.
+pub(crate) fn public_reason(field: &'static str, reason: &str) -> Result<String> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 2_000 {
         return Err(Error::bad_input(
@@ -631,22 +642,11 @@ pub async fn countersign_early_close(
     }
     let note = note
         .ok_or_else(|| Error::bad_input("note", "say publicly why the early close is declined"))?;
-    topics::Entity::update_many()
-        .col_expr(
-            topics::Column::EarlyCloseReason,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            topics::Column::EarlyCloseRequestedBy,
-            Expr::value(Option::<i32>::None),
-        )
-        .col_expr(
-            topics::Column::EarlyCloseRequestedAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(topics::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
+    let mut clear = topics::Entity::update_many();
+    for (column, value) in no_early_close_request() {
+        clear = clear.col_expr(column, Expr::value(value));
+    }
+    clear.filter(topics::Column::Id.eq(id)).exec(&txn).await?;
     record::append(
         &txn,
         id,

@@ -177,7 +177,7 @@ pub async fn tell_everyone(
     if let (Some(full), serde_json::Value::Object(extra)) = (full.as_object_mut(), payload) {
         full.extend(extra);
     }
-    let event = event_key(topic, &full.to_string());
+    let event = event_key(topic, &full);
     crate::domain::notifications::notify(
         txn,
         &crate::domain::notifications::Audience::Participants { topic_id: topic.id },
@@ -262,11 +262,11 @@ async fn audience_size(
 /// The event a notice is about: `topic:ID` for the moves that happen once
 /// to a topic, or the payload's `event_key` for those that may happen again
 /// (each deadline extension).
-fn event_key(topic: &Topic, payload: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|p| p.get("event_key")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("topic:{}", topic.id))
+fn event_key(topic: &Topic, payload: &serde_json::Value) -> String {
+    payload
+        .get("event_key")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| format!("topic:{}", topic.id), str::to_owned)
 }
 
 /// Queues the emails and writes the in-app notifications for recipients
@@ -285,7 +285,10 @@ async fn insert_chunk(
 ) -> Result<u64> {
     let backend = db.get_database_backend();
     let p = |n| crate::db::param(backend, n);
-    let event = event_key(topic, payload);
+    let event = event_key(
+        topic,
+        &serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+    );
     let key_prefix = format!("{}:{event}:", kind.as_str());
     let notifications = format!(
         "INSERT INTO notifications (user_id, kind, topic_id, event_key, payload, created_at) \
